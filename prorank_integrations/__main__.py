@@ -1,0 +1,5 @@
+import sys
+
+from prorank_integrations.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Benchmarks: BEIR-layout data, first-stage retrieval, reranker specs, metrics, RAG with RAGAS, reports."""

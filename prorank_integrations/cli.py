@@ -1,0 +1,138 @@
+"""``prorank``: the command line. Argument parsing only; the work happens in the modules it calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+
+def _cmd_models_list(args: argparse.Namespace) -> int:
+    from prorank_integrations.engine import assets, models
+
+    rows = []
+    for name in models.catalogue_names():
+        asset = assets.CATALOGUE.get(name)
+        if asset is not None:
+            state = "fetched" if assets.is_fetched(name) else f"not fetched ({asset.size_mb} MB)"
+            rows.append({"name": name, "status": state, "description": asset.description})
+        else:
+            rows.append({"name": name, "status": "bundled adapter", "description": "trained by this project"})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['status']:<24}  {r['description']}")
+        print(f"\ncache: {assets.home()}  (set PRORANK_HOME to move it)")
+    return 0
+
+
+def _cmd_models_fetch(args: argparse.Namespace) -> int:
+    from prorank_integrations.engine import assets
+
+    for name in args.names:
+        path = assets.fetch(name, progress=not args.quiet, force=args.force)
+        print(path)
+    return 0
+
+
+def _read_documents(args: argparse.Namespace) -> list[str]:
+    """Documents from arguments, or JSON lines (a string, or an object with ``text``/``content``) on a file/stdin."""
+    if args.documents:
+        return list(args.documents)
+    stream = open(args.jsonl, encoding="utf-8") if args.jsonl and args.jsonl != "-" else sys.stdin
+    docs = []
+    for n, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if isinstance(item, dict):
+            item = item.get("text", item.get("content"))
+        if not isinstance(item, str):
+            raise SystemExit(f"line {n}: expected a JSON string or an object with a 'text' field")
+        docs.append(item)
+    return docs
+
+
+def _cmd_rank(args: argparse.Namespace) -> int:
+    from prorank_integrations.engine.scorer import ProRankScorer
+
+    docs = _read_documents(args)
+    scorer = ProRankScorer(args.model, adapter=args.adapter, device=args.device, dtype=args.dtype,
+                           max_length=args.max_length, batch_size=args.batch_size)
+    ranked = scorer.rank(args.query, docs, top_k=args.top_k, instruction=args.instruction)
+    relevance = scorer.relevance([s for _, s in ranked]) if ranked else []
+    out = [{"rank": r + 1, "index": i, "score": s, "relevance": float(p), "document": docs[i]}
+           for r, ((i, s), p) in enumerate(zip(ranked, relevance))]
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from prorank_integrations.training.config import TrainConfig
+
+    overrides = {k: getattr(args, k) for k in ("output_dir", "base_model", "init_adapter", "max_groups", "data")}
+    cfg = TrainConfig.load(args.config, **overrides)
+    if args.stage == "warmup":
+        from prorank_integrations.training.warmup import train_warmup
+
+        print(train_warmup(cfg))
+    else:
+        from prorank_integrations.training.score import train_score
+
+        print(train_score(cfg))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from prorank_integrations.engine.models import DEFAULT_MODEL
+
+    parser = argparse.ArgumentParser(prog="prorank", description="ProRank reranking: models, ranking, training.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    models_p = sub.add_parser("models", help="the offline model catalogue")
+    models_sub = models_p.add_subparsers(dest="models_command", required=True)
+    ls = models_sub.add_parser("list", help="catalogue models and whether they are in the cache")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_models_list)
+    fetch = models_sub.add_parser("fetch", help="download, verify (sha256) and convert catalogue models")
+    fetch.add_argument("names", nargs="+")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if complete")
+    fetch.add_argument("--quiet", action="store_true")
+    fetch.set_defaults(func=_cmd_models_fetch)
+
+    rank = sub.add_parser("rank", help="rank documents for one query; prints JSON")
+    rank.add_argument("query")
+    rank.add_argument("documents", nargs="*", help="documents (else JSON lines from --jsonl or stdin)")
+    rank.add_argument("--jsonl", help="file of JSON lines: strings or objects with 'text' ('-' for stdin)")
+    rank.add_argument("--model", default=DEFAULT_MODEL, help="path, catalogue name or hub id")
+    rank.add_argument("--adapter", help="peft adapter folder loaded on top of --model")
+    rank.add_argument("--instruction")
+    rank.add_argument("--top-k", type=int)
+    rank.add_argument("--device")
+    rank.add_argument("--dtype", default="auto")
+    rank.add_argument("--max-length", type=int, default=1024)
+    rank.add_argument("--batch-size", type=int, default=16)
+    rank.set_defaults(func=_cmd_rank)
+
+    train = sub.add_parser("train", help="ProRank training: 'warmup' (stage 1, GRPO) or 'score' (stage 2)")
+    train.add_argument("stage", choices=["warmup", "score"])
+    train.add_argument("--config", help="JSON or YAML run config (see training/config.py)")
+    train.add_argument("--output-dir")
+    train.add_argument("--base-model")
+    train.add_argument("--init-adapter", help="stage 2: start from this stage 1 adapter")
+    train.add_argument("--data", help="BEIR folder or cached data set name")
+    train.add_argument("--max-groups", type=int)
+    train.set_defaults(func=_cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""ProRankScorer: (query, documents) -> relevance scores, with one forward pass per pair.
+
+The score is ``logit("1") - logit("0")`` at the last position. It is computed from the final hidden state of the
+last token and only the two rows of the output head that matter, in fp32: no full-vocabulary logits, and no bf16
+rounding of a small difference between two large numbers (which would reorder documents).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from prorank_integrations.engine import models
+from prorank_integrations.engine.prompt import RELEVANCE_TOKENS, PromptTemplate, ProRankPrompt
+
+
+def _causal_lm(model: Any) -> Any:
+    """The transformers causal LM inside a peft wrapper (LoRA layers stay active), or the model itself."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def relevance_scores(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     token_ids: tuple[int, int]) -> torch.Tensor:
+    """The ProRank score of each left-padded sequence: the one scoring function of the project (differentiable).
+
+    Training calls this with gradients on; inference under ``torch.inference_mode``.
+    """
+    lm = _causal_lm(model)
+    position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+    hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                              use_cache=False).last_hidden_state[:, -1]
+    head = lm.get_output_embeddings()
+    rows = head.weight[list(token_ids)].float()
+    logits = hidden.float() @ rows.T
+    if getattr(head, "bias", None) is not None:
+        logits = logits + head.bias[list(token_ids)].float()
+    return logits[:, 0] - logits[:, 1]
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int, device: Any = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack token id lists into ``input_ids`` and ``attention_mask``, padded on the left so position -1 is real."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        if seq:
+            ids[row, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
+            mask[row, width - len(seq):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def plan_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None) -> list[list[int]]:
+    """Group indices longest first so each batch pads little; cap each batch by size and padded tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        width = lengths[current[0]] if current else lengths[i]
+        too_many = len(current) >= batch_size
+        too_big = max_batch_tokens is not None and current and width * (len(current) + 1) > max_batch_tokens
+        if too_many or too_big:
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def auto_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
+    """``auto``: bf16 where the hardware computes it natively (recent GPUs, CPUs with AVX512-BF16/AMX), else fp32."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype != "auto":
+        return {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
+                "fp32": torch.float32, "float32": torch.float32}[dtype]
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.startswith("cpu") and _cpu_has_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
+def _check_texts(query: Any, documents: Any) -> list[str]:
+    if not isinstance(query, str):
+        raise TypeError(f"query must be a str, got {type(query).__name__}")
+    if isinstance(documents, str):
+        raise TypeError("documents must be a sequence of str, not a single str")
+    docs = list(documents)
+    for i, d in enumerate(docs):
+        if not isinstance(d, str):
+            raise TypeError(f"documents[{i}] must be a str, got {type(d).__name__}")
+    return docs
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Maps a raw score to a probability of relevance: ``sigmoid((score - shift) / temperature)``."""
+
+    shift: float = 0.0
+    temperature: float = 1.0
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        z = (np.asarray(scores, dtype=np.float64) - self.shift) / self.temperature
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+class ProRankScorer:
+    """Scores (query, document) pairs with a causal LM and the ProRank prompt.
+
+    ``model`` is a local path, a catalogue name or a hub id (see :mod:`prorank_integrations.engine.models`);
+    ``adapter`` an optional peft adapter folder. Safe to share between threads: forward passes are serialised.
+    """
+
+    def __init__(
+        self,
+        model: str = models.DEFAULT_MODEL,
+        *,
+        adapter: str | None = None,
+        device: str | None = None,
+        dtype: str | torch.dtype = "auto",
+        max_length: int = 1024,
+        max_query_tokens: int | None = None,
+        batch_size: int = 16,
+        max_batch_tokens: int | None = 16384,
+        relevance_tokens: tuple[str, str] = RELEVANCE_TOKENS,
+        calibration: Calibration | None = None,
+        token: str | None = None,
+        trust_remote_code: bool = False,
+        model_kwargs: dict | None = None,
+        show_progress: bool = False,
+    ) -> None:
+        self.model_name = model
+        self.device = device or auto_device()
+        self.dtype = resolve_dtype(dtype, self.device)
+        resolved = models.resolve(model, adapter)
+        self.adapter = resolved.adapter
+        tokenizer, lm = models.load(resolved, dtype=self.dtype, device=self.device, token=token,
+                                    trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
+        self._setup(tokenizer, lm, max_length=max_length, max_query_tokens=max_query_tokens, batch_size=batch_size,
+                    max_batch_tokens=max_batch_tokens, relevance_tokens=relevance_tokens, calibration=calibration,
+                    show_progress=show_progress)
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> ProRankScorer:
+        """Wrap a model already in memory (tests, training loops): same prompt, same scoring function."""
+        self = cls.__new__(cls)
+        self.model_name = getattr(model.config, "_name_or_path", "in-memory")
+        self.adapter = None
+        param = next(model.parameters())
+        self.device, self.dtype = str(param.device), param.dtype
+        self._setup(tokenizer, model.eval(), **options)
+        return self
+
+    def _setup(self, tokenizer: Any, model: Any, *, max_length: int = 1024, max_query_tokens: int | None = None,
+               batch_size: int = 16, max_batch_tokens: int | None = 16384,
+               relevance_tokens: tuple[str, str] = RELEVANCE_TOKENS, calibration: Calibration | None = None,
+               show_progress: bool = False) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.tokenizer, self.model = tokenizer, model
+        template = PromptTemplate.for_model(tokenizer, getattr(model.config, "model_type", None))
+        self.prompt = ProRankPrompt(tokenizer, template, max_length=max_length, max_query_tokens=max_query_tokens,
+                                    relevance_tokens=relevance_tokens)
+        self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
+        self.calibration = calibration or Calibration()
+        self.show_progress = show_progress
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.pad_id = pad if pad is not None else 0
+        self._lock = threading.Lock()
+
+    @property
+    def max_length(self) -> int:
+        return self.prompt.max_length
+
+    def encode(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[list[int]]:
+        return self.prompt.encode(query, list(documents), instruction)
+
+    @torch.inference_mode()
+    def score_ids(self, sequences: Sequence[Sequence[int]], batch_size: int | None = None) -> np.ndarray:
+        """Scores of already-encoded sequences, computed in length-sorted batches, returned in input order."""
+        out = np.empty(len(sequences), dtype=np.float32)
+        batches = plan_batches([len(s) for s in sequences], batch_size or self.batch_size, self.max_batch_tokens)
+        iterator = batches
+        if self.show_progress and len(batches) > 1:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(batches, desc="ProRank scoring", unit="batch")
+        for batch in iterator:
+            ids, mask = left_pad([sequences[i] for i in batch], self.pad_id, self.device)
+            with self._lock:
+                scores = relevance_scores(self.model, ids, mask, self.prompt.token_ids)
+            out[batch] = scores.cpu().numpy()
+        return out
+
+    def score(self, query: str, documents: Sequence[str], *, instruction: str | None = None,
+              batch_size: int | None = None) -> np.ndarray:
+        """Raw scores ``logit("1") - logit("0")``, one per document, in the order given. Inputs are not mutated."""
+        docs = _check_texts(query, documents)
+        if not docs:
+            return np.empty(0, dtype=np.float32)
+        return self.score_ids(self.encode(query, docs, instruction), batch_size)
+
+    def score_many(self, items: Sequence[tuple[str, Sequence[str]]], *, instruction: str | None = None,
+                   batch_size: int | None = None) -> list[np.ndarray]:
+        """Scores for many queries at once, batched across queries (benchmarks, offline reranking)."""
+        encoded = [self.encode(q, _check_texts(q, docs), instruction) for q, docs in items]
+        flat = [seq for seqs in encoded for seq in seqs]
+        scores = self.score_ids(flat, batch_size) if flat else np.empty(0, dtype=np.float32)
+        bounds = np.cumsum([0] + [len(s) for s in encoded])
+        return [scores[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def relevance(self, scores: np.ndarray) -> np.ndarray:
+        """Normalised relevance in [0, 1]: the calibrated sigmoid of the raw scores."""
+        return self.calibration(scores)
+
+    @staticmethod
+    def decide(scores: np.ndarray) -> np.ndarray:
+        """The model's binary answer: 1 where it prefers "1" to "0" (raw score > 0)."""
+        return (np.asarray(scores) > 0).astype(np.int64)
+
+    def rank(self, query: str, documents: Sequence[str], top_k: int | None = None, *,
+             instruction: str | None = None) -> list[tuple[int, float]]:
+        """(index, score) pairs, best first; ties keep input order. ``top_k`` None keeps all."""
+        if top_k is not None and top_k <= 0:
+            raise ValueError(f"top_k must be a positive integer or None, got {top_k}")
+        scores = self.score(query, documents, instruction=instruction)
+        order = np.argsort(-scores, kind="stable")
+        return [(int(i), float(scores[i])) for i in order[: top_k if top_k is not None else len(order)]]
+
+
+_SHARED: dict[tuple, ProRankScorer] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_scorer(model: str = models.DEFAULT_MODEL, **options: Any) -> ProRankScorer:
+    """One engine per (model, settings) in a process: a Haystack ranker and a LlamaIndex postprocessor with the
+    same settings load the weights once."""
+    key = (model, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = ProRankScorer(model, **options)
+        return _SHARED[key]

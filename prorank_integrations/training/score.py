@@ -1,0 +1,122 @@
+"""Stage 2, fine-grained score learning: listwise softmax cross-entropy on the engine's own score.
+
+Each step scores one group (the positive and its hard negatives) with :func:`relevance_scores`, the function that
+serves the model, so what is trained is exactly what is served. Runs on one CPU or many GPUs through accelerate
+(``accelerate launch -m prorank_integrations train score --config run.json``); checkpoints hold the adapter,
+optimiser, scheduler and position, and a rerun resumes from the newest one.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from prorank_integrations.engine.scorer import left_pad, relevance_scores
+from prorank_integrations.training.common import JsonlLog, engine_for, evaluate_groups, groups_for, trainable_model
+from prorank_integrations.training.config import TrainConfig
+
+
+def group_loss(scores: torch.Tensor, temperature: float, pointwise_weight: float) -> torch.Tensor:
+    """Softmax cross-entropy with the positive at index 0, plus a pointwise BCE on the 0/1 labels."""
+    listwise = torch.nn.functional.cross_entropy((scores / temperature)[None], torch.zeros(1, dtype=torch.long))
+    if pointwise_weight <= 0:
+        return listwise
+    labels = torch.zeros_like(scores)
+    labels[0] = 1.0
+    return listwise + pointwise_weight * torch.nn.functional.binary_cross_entropy_with_logits(scores, labels)
+
+
+def _latest_checkpoint(out: Path) -> Path | None:
+    ckpts = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return ckpts[-1] if ckpts else None
+
+
+def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
+    """Run (or resume) stage 2; returns the final adapter folder ``<output_dir>/adapter``."""
+    from accelerate import Accelerator
+    from transformers import get_linear_schedule_with_warmup
+
+    out = Path(cfg.output_dir)
+    final = out / "adapter"
+    if (final / "adapter_config.json").exists():
+        return final
+    torch.manual_seed(cfg.seed)
+    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum)
+    cfg.save(out / "config.json")
+    train, val = groups_for(cfg)
+    tokenizer, model = trainable_model(cfg)
+    engine = engine_for(model, tokenizer, cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
+    total_steps = math.ceil(len(train) / cfg.grad_accum)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    start = 0
+    ckpt = _latest_checkpoint(out)
+    if ckpt is not None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(str(ckpt / "adapter" / "adapter_model.safetensors")))
+        state = torch.load(ckpt / "trainer_state.pt", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        start = state["groups_done"]
+    model, optimizer = accelerator.prepare(model, optimizer)
+    model.train()
+    log = JsonlLog(out / "train_log.jsonl")
+    if start == 0:
+        log.write(event="start", stage="score", groups=len(train), trainable=sum(p.numel() for p in params))
+    bar = tqdm(total=len(train), initial=start, desc="stage 2 (score)", unit="group", disable=not progress)
+    running, t0 = [], time.time()
+    for i in range(start, len(train)):
+        g = train[i]
+        ids, mask = left_pad(engine.encode(g.query, [g.positive, *g.negatives]), engine.pad_id, accelerator.device)
+        with accelerator.accumulate(model):
+            scores = relevance_scores(model, ids, mask, engine.prompt.token_ids)
+            loss = group_loss(scores, cfg.temperature, cfg.pointwise_weight)
+            accelerator.backward(loss)
+            optimizer.step()
+            if accelerator.sync_gradients:
+                scheduler.step()
+            optimizer.zero_grad()
+        running.append(loss.item())
+        bar.update(1)
+        done = i + 1
+        if done % cfg.grad_accum == 0 or done == len(train):
+            step = math.ceil(done / cfg.grad_accum)
+            log.write(event="step", step=step, groups_done=done, loss=sum(running) / len(running),
+                      lr=scheduler.get_last_lr()[0], sec_per_group=(time.time() - t0) / len(running),
+                      pos_score=float(scores[0].detach()), neg_mean=float(scores[1:].detach().mean()))
+            bar.set_postfix(loss=f"{sum(running) / len(running):.3f}")
+            running, t0 = [], time.time()
+            if step % cfg.save_every == 0 and done < len(train):
+                _save_checkpoint(accelerator.unwrap_model(model), optimizer, scheduler, done, out)
+    bar.close()
+    unwrapped = accelerator.unwrap_model(model)
+    metrics = evaluate_groups(engine, val)
+    log.write(event="end", stage="score", **metrics)
+    if accelerator.is_main_process:
+        tmp = out / "adapter.tmp"
+        unwrapped.save_pretrained(tmp)
+        tmp.rename(final)
+        for old in out.glob("checkpoint-*"):
+            shutil.rmtree(old)
+    return final
+
+
+def _save_checkpoint(model, optimizer, scheduler, groups_done: int, out: Path) -> None:
+    """Write ``checkpoint-N`` atomically, then drop older ones."""
+    tmp = out / f".checkpoint-{groups_done}"
+    model.save_pretrained(tmp / "adapter")
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "rng": torch.get_rng_state(), "groups_done": groups_done}, tmp / "trainer_state.pt")
+    tmp.rename(out / f"checkpoint-{groups_done}")
+    for old in out.glob("checkpoint-*"):
+        if old.name != f"checkpoint-{groups_done}":
+            shutil.rmtree(old)

@@ -1,0 +1,129 @@
+"""The engine on a tiny random Qwen2 model: scores equal a naive full forward pass, truncation, order, bad input."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from prorank_integrations.engine.prompt import PromptTemplate, ProRankPrompt
+from prorank_integrations.engine.scorer import ProRankScorer, plan_batches
+
+QUERY = "what is the capital of france"
+DOCS = [
+    "Paris is the capital and largest city of France.",
+    "the quick brown fox " * 60,
+    "",
+    "0 1 2 3",
+    "the lazy dog",
+    "France " * 300,
+]
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_model_dir):
+    return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4)
+
+
+def naive_scores(scorer, query, docs):
+    """Reference: batch size 1, full forward, full-vocabulary logits at the last position, fp32."""
+    id1, id0 = scorer.prompt.token_ids
+    out = []
+    with torch.no_grad():
+        for ids in scorer.encode(query, docs):
+            logits = scorer.model(input_ids=torch.tensor([ids])).logits[0, -1].float()
+            out.append(float(logits[id1] - logits[id0]))
+    return np.array(out)
+
+
+def test_scores_equal_naive_reference_with_mixed_lengths(scorer):
+    fast = scorer.score(QUERY, DOCS)
+    ref = naive_scores(scorer, QUERY, DOCS)
+    np.testing.assert_allclose(fast, ref, atol=1e-4, rtol=0)
+    assert list(np.argsort(-fast, kind="stable")) == list(np.argsort(-ref, kind="stable"))
+
+
+def test_batch_size_and_input_order_do_not_change_scores(scorer):
+    base = scorer.score(QUERY, DOCS, batch_size=1)
+    np.testing.assert_allclose(scorer.score(QUERY, DOCS, batch_size=6), base, atol=1e-4)
+    perm = [3, 0, 5, 1, 4, 2]
+    permuted = scorer.score(QUERY, [DOCS[i] for i in perm])
+    np.testing.assert_allclose(permuted, base[perm], atol=1e-4)
+
+
+def test_score_many_matches_score(scorer):
+    many = scorer.score_many([(QUERY, DOCS[:3]), ("dog", DOCS[3:]), ("empty", [])])
+    np.testing.assert_allclose(many[0], scorer.score(QUERY, DOCS[:3]), atol=1e-4)
+    np.testing.assert_allclose(many[1], scorer.score("dog", DOCS[3:]), atol=1e-4)
+    assert many[2].shape == (0,)
+
+
+def test_prompt_is_the_published_template_when_nothing_is_cut(scorer):
+    ids = scorer.encode(QUERY, [DOCS[0]], instruction="find the answer")[0]
+    expected = PromptTemplate().render(QUERY, DOCS[0], instruction="find the answer")
+    assert scorer.tokenizer.decode(ids) == expected
+    assert expected.endswith("Relevance:<|im_end|>\n<|im_start|>assistant\n")
+    assert "instruction: find the answer\nquery: " in expected
+
+
+def test_truncation_keeps_suffix_and_bounds_length(scorer):
+    huge = "word " * 200_000  # about 1 MB
+    ids = scorer.encode("q " * 5000, [huge])[0]
+    assert len(ids) == scorer.max_length
+    tail = scorer.tokenizer(scorer.prompt.template.sep + scorer.prompt.template.task + scorer.prompt.template.suffix,
+                            add_special_tokens=False)["input_ids"]
+    assert ids[-len(tail):] == tail
+    assert "document: word" in scorer.tokenizer.decode(ids)  # the long query did not squeeze the document out
+    assert np.isfinite(scorer.score("q", [huge])).all()
+
+
+def test_rank_orders_and_cuts(scorer):
+    ranked = scorer.rank(QUERY, DOCS, top_k=3)
+    scores = scorer.score(QUERY, DOCS)
+    assert [i for i, _ in ranked] == list(np.argsort(-scores, kind="stable")[:3])
+    assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+    with pytest.raises(ValueError, match="top_k"):
+        scorer.rank(QUERY, DOCS, top_k=0)
+
+
+def test_relevance_and_decision(scorer):
+    scores = np.array([-3.0, 0.0, 2.5], dtype=np.float32)
+    rel = scorer.relevance(scores)
+    assert np.all((rel > 0) & (rel < 1)) and rel[1] == pytest.approx(0.5)
+    assert list(scorer.decide(scores)) == [0, 0, 1]
+
+
+def test_bad_inputs(scorer):
+    assert scorer.score(QUERY, []).shape == (0,)
+    assert np.isfinite(scorer.score("", ["", " "])).all()  # empty strings are scored, not dropped
+    with pytest.raises(TypeError, match=r"documents\[1\]"):
+        scorer.score(QUERY, ["ok", None, "ok"])
+    with pytest.raises(TypeError, match=r"documents\[0\]"):
+        scorer.score(QUERY, [3])
+    with pytest.raises(TypeError, match="query"):
+        scorer.score(None, ["doc"])
+    with pytest.raises(TypeError, match="single str"):
+        scorer.score(QUERY, "a string, not a list")
+    docs = list(DOCS)
+    snapshot = copy.deepcopy(docs)
+    scorer.score(QUERY, docs)
+    assert docs == snapshot
+
+
+def test_relevance_tokens_must_be_single_tokens(scorer):
+    with pytest.raises(ValueError, match="single tokens"):
+        ProRankPrompt(scorer.tokenizer, max_length=512, relevance_tokens=("yes it is", "0"))
+
+
+def test_max_length_too_small_is_a_clear_error(scorer):
+    with pytest.raises(ValueError, match="max_length"):
+        ProRankPrompt(scorer.tokenizer, max_length=32)
+
+
+def test_plan_batches_respects_size_and_token_budget():
+    lengths = [10, 300, 20, 300, 5, 250]
+    batches = plan_batches(lengths, batch_size=2, max_batch_tokens=600)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for b in batches:
+        assert len(b) <= 2 and max(lengths[i] for i in b) * len(b) <= 600
+    assert batches[0] == [1, 3]  # longest first
