@@ -125,3 +125,8 @@ def load(
         if merge_adapter:
             model = model.merge_and_unload()
     return tokenizer, model.to(device).eval()
+
+
+def demo_model() -> str:
+    """The offline default for demos and examples: the bundled trained adapter when shipped, else the base model."""
+    return TRAINED_DEFAULT if TRAINED_DEFAULT in _trained_adapters() else OFFLINE_DEFAULT

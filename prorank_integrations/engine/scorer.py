@@ -7,6 +7,7 @@ rounding of a small difference between two large numbers (which would reorder do
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -254,10 +255,17 @@ _SHARED: dict[tuple, ProRankScorer] = {}
 _SHARED_LOCK = threading.Lock()
 
 
+_NOT_IN_KEY = ("token", "show_progress")
+_DEFAULTS = {name: p.default for name, p in inspect.signature(ProRankScorer.__init__).parameters.items()
+             if p.default is not inspect.Parameter.empty and name != "model"}
+
+
 def shared_scorer(model: str = models.DEFAULT_MODEL, **options: Any) -> ProRankScorer:
     """One engine per (model, settings) in a process: a Haystack ranker and a LlamaIndex postprocessor with the
-    same settings load the weights once."""
-    key = (model, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    same settings load the weights once. The token (only used to download) is not part of the key; pass the
+    batch size per call rather than here, so that components differing only in it share the engine too."""
+    settings = {**_DEFAULTS, **options}
+    key = (model, tuple(sorted((k, repr(v)) for k, v in settings.items() if k not in _NOT_IN_KEY)))
     with _SHARED_LOCK:
         if key not in _SHARED:
             _SHARED[key] = ProRankScorer(model, **options)
