@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def _cmd_models_list(args: argparse.Namespace) -> int:
@@ -86,6 +87,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_retrieval(args: argparse.Namespace) -> int:
+    from prorank_integrations.bench.datasets import resolve_dataset
+    from prorank_integrations.bench.rerankers import RerankerSpec
+    from prorank_integrations.bench.retrieval import run_retrieval
+
+    specs = [RerankerSpec.parse(s) for s in args.reranker]
+    summary = run_retrieval(resolve_dataset(args.data), specs, args.out, queries=args.queries, seed=args.seed,
+                            first_stage=args.first_stage, depth=args.depth, subset=args.subset,
+                            cache_dir=args.cache)
+    print(Path(args.out, "table.md").read_text())
+    return 0 if summary["rerankers"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from prorank_integrations.engine.models import DEFAULT_MODEL
 
@@ -126,6 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="BEIR folder or cached data set name")
     train.add_argument("--max-groups", type=int)
     train.set_defaults(func=_cmd_train)
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    ret = bench_sub.add_parser("retrieval", help="rerankers compared on the same first-stage candidates")
+    ret.add_argument("--data", required=True, help="BEIR folder or cached data set name")
+    ret.add_argument("--reranker", action="append", required=True,
+                     help="[label=]spec: none | bi-encoder:M | cross-encoder:M | prorank:M[+adapter=P][+max_length=N]")
+    ret.add_argument("--out", required=True)
+    ret.add_argument("--queries", type=int, default=200, help="questions sampled (random.Random(seed).sample)")
+    ret.add_argument("--seed", type=int, default=0)
+    ret.add_argument("--subset", type=int, help="only the first N sampled questions")
+    ret.add_argument("--cache", help="folder of candidates and per-query rows (default: --out)")
+    ret.add_argument("--first-stage", default="bm25", help="bm25 | dense[:MODEL]")
+    ret.add_argument("--depth", type=int, default=100, help="first-stage candidates reranked")
+    ret.set_defaults(func=_cmd_bench_retrieval)
     return parser
 
 

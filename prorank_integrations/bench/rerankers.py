@@ -1,0 +1,119 @@
+"""Rerankers named by a small spec language, each resolved to an object with ``score(query, texts)``.
+
+    none                               keep the first-stage order
+    bi-encoder:MODEL                   cosine similarity, sentence-transformers (catalogue name, path or hub id)
+    cross-encoder:MODEL                sentence-transformers CrossEncoder
+    prorank:MODEL[+adapter=PATH][+max_length=N][+batch_size=N]   the project's engine (always)
+
+A spec may carry a label: ``zero-shot-0.5b=prorank:qwen2.5-coder-0.5b-instruct``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from prorank_integrations.engine import assets
+
+KINDS = ("none", "bi-encoder", "cross-encoder", "prorank")
+
+
+class Reranker(Protocol):
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class RerankerSpec:
+    label: str
+    kind: str
+    model: str
+    options: dict[str, str]
+    text: str  # the spec as written, without its label
+
+    @classmethod
+    def parse(cls, text: str) -> RerankerSpec:
+        label, sep, spec = text.partition("=")
+        if not sep or ":" in label or "+" in label:
+            label, spec = text, text
+        kind, _, rest = spec.partition(":")
+        if kind not in KINDS:
+            raise ValueError(f"unknown reranker kind {kind!r} in {text!r}; use {', '.join(KINDS)}")
+        model, *opts = rest.split("+") if rest else [""]
+        options = {}
+        for opt in opts:
+            key, eq, value = opt.partition("=")
+            if not eq:
+                raise ValueError(f"reranker option {opt!r} in {text!r} must be key=value")
+            options[key] = value
+        if kind != "none" and not model:
+            raise ValueError(f"reranker {text!r} needs a model: {kind}:MODEL")
+        return cls(label, kind, model, options, spec)
+
+
+def _model_path(name: str) -> str:
+    """A catalogue name becomes its cached folder; anything else is passed on unchanged."""
+    if name in assets.CATALOGUE:
+        if not assets.is_fetched(name):
+            raise FileNotFoundError(f"{name} is not fetched; run: prorank models fetch {name}")
+        return str(assets.model_dir(name))
+    return name
+
+
+def load_sentence_transformer(name: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(_model_path(name), device="cpu")
+
+
+class FirstStageOrder:
+    """``none``: scores that keep the candidates in first-stage order."""
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        return -np.arange(len(texts), dtype=np.float32)
+
+
+class BiEncoder:
+    def __init__(self, model: str) -> None:
+        self.encoder = load_sentence_transformer(model)
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        q = self.encoder.encode([query], normalize_embeddings=True, convert_to_numpy=True)
+        d = self.encoder.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        return (d @ q[0]).astype(np.float32)
+
+
+class CrossEncoderReranker:
+    def __init__(self, model: str, max_length: int = 512) -> None:
+        from sentence_transformers import CrossEncoder
+
+        self.model = CrossEncoder(_model_path(model), device="cpu", max_length=max_length)
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.model.predict([(query, t) for t in texts], convert_to_numpy=True), dtype=np.float32)
+
+
+class ProRankReranker:
+    """The project's engine; raw scores."""
+
+    def __init__(self, model: str, adapter: str | None = None, max_length: int = 512, batch_size: int = 16) -> None:
+        from prorank_integrations.engine.scorer import ProRankScorer
+
+        self.engine = ProRankScorer(model, adapter=adapter, max_length=max_length, batch_size=batch_size)
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        return self.engine.score(query, list(texts))
+
+
+def build_reranker(spec: RerankerSpec) -> Reranker:
+    opts = spec.options
+    if spec.kind == "none":
+        return FirstStageOrder()
+    if spec.kind == "bi-encoder":
+        return BiEncoder(spec.model)
+    if spec.kind == "cross-encoder":
+        return CrossEncoderReranker(spec.model, int(opts.get("max_length", 512)))
+    return ProRankReranker(spec.model, adapter=opts.get("adapter"), max_length=int(opts.get("max_length", 512)),
+                           batch_size=int(opts.get("batch_size", 16)))

@@ -1,0 +1,78 @@
+"""BEIR loading, first stage, reranker specs, metrics and a resumable benchmark run (tiny model, bundled sample)."""
+
+import json
+
+import pytest
+
+from prorank_integrations.bench.data import load_beir, subset, write_beir
+from prorank_integrations.bench.first_stage import BM25Retriever
+from prorank_integrations.bench.metrics import evaluate_run, mean_metrics
+from prorank_integrations.bench.rerankers import RerankerSpec
+from prorank_integrations.bench.retrieval import run_retrieval
+from prorank_integrations.data import SAMPLE_DIR, sample_dataset
+
+
+def test_sample_loads_and_round_trips(tmp_path):
+    ds = sample_dataset()
+    assert len(ds.queries) == 40 and len(ds.corpus) == 330 and len(ds.answers) == 40
+    assert all(d in ds.corpus for rels in ds.qrels.values() for d in rels)
+    again = load_beir(write_beir(ds, tmp_path / "copy"))
+    assert again.corpus == ds.corpus and again.qrels == ds.qrels and again.answers == ds.answers
+    small = subset(ds, sorted(ds.queries)[:2], [])
+    assert set(small.queries) == set(sorted(ds.queries)[:2]) and len(small.corpus) <= 2
+
+
+def test_missing_files_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="corpus.jsonl"):
+        load_beir(tmp_path)
+
+
+def test_sampling_is_deterministic():
+    ds = sample_dataset()
+    assert ds.sample_queries(5, seed=3) == ds.sample_queries(5, seed=3)
+    assert ds.sample_queries(5, seed=3) != ds.sample_queries(5, seed=4)
+
+
+def test_bm25_finds_gold_paragraphs():
+    ds = sample_dataset()
+    qids = sorted(ds.queries)
+    hits = BM25Retriever(ds).search([ds.queries[q] for q in qids], k=10)
+    found = sum(any(d in ds.qrels[q] for d, _ in row) for q, row in zip(qids, hits))
+    assert found >= 30  # the sample holds each question's BM25 top-10, so most golds are there
+
+
+def test_metrics_known_values():
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}}
+    run = {"q1": {"a": 3.0, "x": 2.0, "y": 1.0}, "q2": {"x": 3.0, "y": 2.0, "b": 1.0}}
+    per = evaluate_run(qrels, run)
+    assert per["q1"]["ndcg@10"] == pytest.approx(1.0) and per["q1"]["mrr@10"] == pytest.approx(1.0)
+    assert per["q2"]["ndcg@10"] == pytest.approx(0.5) and per["q2"]["mrr@10"] == pytest.approx(1 / 3)
+    assert mean_metrics(per)["mrr@10"] == pytest.approx(2 / 3)
+
+
+def test_spec_language():
+    s = RerankerSpec.parse("trained=prorank:base+adapter=/a/b+max_length=256")
+    assert (s.label, s.kind, s.model, s.options) == ("trained", "prorank", "base", {"adapter": "/a/b",
+                                                                                    "max_length": "256"})
+    assert RerankerSpec.parse("none").label == "none"
+    assert RerankerSpec.parse("bi-encoder:all-minilm-l6-v2").label == "bi-encoder:all-minilm-l6-v2"
+    for bad in ("magic:x", "prorank:", "prorank:m+adapter"):
+        with pytest.raises(ValueError):
+            RerankerSpec.parse(bad)
+
+
+def test_retrieval_run_is_resumable_and_reports(tiny_model_dir, tmp_path):
+    specs = [RerankerSpec.parse("bm25=none"), RerankerSpec.parse(f"tiny=prorank:{tiny_model_dir}+max_length=512")]
+    ds = load_beir(SAMPLE_DIR)
+    summary = run_retrieval(ds, specs, tmp_path, queries=4, seed=0, depth=5, progress=False)
+    assert set(summary["rerankers"]) == {"bm25", "tiny"}
+    rows = [json.loads(line) for line in (tmp_path / "tiny.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all(len(r["ranking"]) == 5 for r in rows)
+    assert all(r["scores"] == sorted(r["scores"], reverse=True) for r in rows)
+    first = (tmp_path / "tiny.jsonl").read_text()
+    again = run_retrieval(ds, specs, tmp_path, queries=4, seed=0, depth=5, progress=False)
+    assert (tmp_path / "tiny.jsonl").read_text() == first  # nothing recomputed
+    assert again["rerankers"]["tiny"]["ndcg@10"] == summary["rerankers"]["tiny"]["ndcg@10"]
+    for name in ("summary.json", "per_query.json", "table.md", "quality_latency.png"):
+        assert (tmp_path / name).exists()
+    assert "| bm25 | `none` |" in (tmp_path / "table.md").read_text()

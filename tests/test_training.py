@@ -1,0 +1,118 @@
+"""Both training stages end to end on the tiny model; the data builder; adapters reload with the same scores."""
+
+import json
+
+import numpy as np
+import pytest
+
+from prorank_integrations.bench.data import BeirDataset, load_beir, subset
+from prorank_integrations.data import SAMPLE_DIR
+from prorank_integrations.engine.scorer import ProRankScorer
+from prorank_integrations.training.config import TrainConfig
+from prorank_integrations.training.data import build_groups
+from prorank_integrations.training.warmup import make_rewards
+
+
+@pytest.fixture(scope="module")
+def train_dir(tmp_path_factory):
+    """The sample's first 30 questions as a 'training set' folder (the last 10 act as an evaluation set)."""
+    ds = load_beir(SAMPLE_DIR)
+    qids = sorted(ds.queries)
+    from prorank_integrations.bench.data import write_beir
+
+    root = tmp_path_factory.mktemp("data")
+    write_beir(subset(ds, qids[:30], list(ds.corpus), name="train"), root / "train")
+    write_beir(subset(ds, qids[30:], list(ds.corpus), name="evalset"), root / "evalset")
+    return root
+
+
+def test_groups_never_leak_evaluation_questions_or_positives(train_dir):
+    train_ds, eval_ds = load_beir(train_dir / "train"), load_beir(train_dir / "evalset")
+    leaky = BeirDataset("train", train_ds.corpus, {**train_ds.queries, **eval_ds.queries},
+                        {**train_ds.qrels, **eval_ds.qrels})
+    train, val = build_groups(leaky, n_negatives=3, depth=10, exclude=[eval_ds])
+    eval_texts = set(eval_ds.queries.values())
+    assert train and val
+    for g in train + val:
+        assert g.query not in eval_texts
+        assert g.positive_id not in g.negative_ids
+        assert not set(g.negative_ids) & set(leaky.qrels[g.qid])
+        assert len(g.negatives) == 3
+    assert not {g.positive_id for g in train} & {g.positive_id for g in val}  # split by paragraph
+    with pytest.raises(ValueError, match="evaluation set"):
+        build_groups(BeirDataset("squadshifts-reddit", {}, {}, {}))
+
+
+def test_rewards():
+    (fmt, acc), weights = make_rewards(("1", "0"), 0.5, 1.0)
+    assert fmt(["1", "0", " 1", "yes", "1\n", "10"]) == [1, 1, 0, 0, 1, 0]
+    assert acc(["1", "0", "1", "x"], label=[1, 1, 0, 0]) == [1, 0, 0, 0]
+    assert weights == [0.5, 1.0]
+
+
+def _cfg(tmp_path, tiny_model_dir, train_dir, name, **kw):
+    return TrainConfig(output_dir=str(tmp_path / name), base_model=tiny_model_dir, data=str(train_dir / "train"),
+                       exclude=[str(train_dir / "evalset")], dtype="fp32", max_length=512, n_negatives=3, depth=10,
+                       max_groups=6, eval_groups=3, lora_layers=1, lora_r=4, grad_accum=2, save_every=1, **kw)
+
+
+def test_stage1_then_stage2_end_to_end_and_adapter_reloads(tmp_path, tiny_model_dir, train_dir):
+    from prorank_integrations.training.score import train_score
+    from prorank_integrations.training.warmup import train_warmup
+
+    stage1 = train_warmup(_cfg(tmp_path, tiny_model_dir, train_dir, "s1", grpo_prompts_per_step=1,
+                               num_generations=2), progress=False)
+    assert (stage1 / "adapter_config.json").exists()
+    log1 = [json.loads(x) for x in (tmp_path / "s1" / "train_log.jsonl").read_text().splitlines()]
+    assert any("rewards/format_reward/mean" in r for r in log1) and log1[-1]["event"] == "end"
+
+    stage2 = train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "s12", init_adapter=str(stage1),
+                              learning_rate=5e-2), progress=False)
+    log2 = [json.loads(x) for x in (tmp_path / "s12" / "train_log.jsonl").read_text().splitlines()]
+    steps = [r for r in log2 if r["event"] == "step"]
+    assert len(steps) == 3 and all(np.isfinite(r["loss"]) for r in steps)
+    assert not list((tmp_path / "s12").glob("checkpoint-*"))  # cleaned up after the final adapter
+
+    config = json.loads((stage2 / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == tiny_model_dir
+    docs = ["Paris is the capital of France.", "the lazy dog", ""]
+    base = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512).score("capital", docs)
+    trained = ProRankScorer(str(stage2), dtype="fp32", device="cpu", max_length=512).score("capital", docs)
+    assert not np.allclose(base, trained, atol=1e-4)  # training changed the scores
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), str(stage2)).eval()
+    tok = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512).tokenizer
+    unmerged = ProRankScorer.from_model(model, tok, max_length=512).score("capital", docs)
+    np.testing.assert_allclose(trained, unmerged, atol=1e-4)  # the served (merged) model scores as trained
+
+
+def test_stage2_resume_after_interruption_equals_uninterrupted_run(tmp_path, tiny_model_dir, train_dir,
+                                                                     monkeypatch):
+    from safetensors.torch import load_file
+
+    from prorank_integrations.training import score
+
+    full = score.train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "full", learning_rate=5e-2), progress=False)
+    calls = {"n": 0}
+    real_loss = score.group_loss
+
+    def interrupt_at_fifth(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt  # the session ends in the middle of step 3
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(score, "group_loss", interrupt_at_fifth)
+    cfg = _cfg(tmp_path, tiny_model_dir, train_dir, "resumed", learning_rate=5e-2)
+    with pytest.raises(KeyboardInterrupt):
+        score.train_score(cfg, progress=False)
+    assert [p.name for p in (tmp_path / "resumed").glob("checkpoint-*")] == ["checkpoint-4"]
+    monkeypatch.setattr(score, "group_loss", real_loss)
+    resumed = score.train_score(cfg, progress=False)
+    a, b = load_file(str(full / "adapter_model.safetensors")), load_file(str(resumed / "adapter_model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-6)
