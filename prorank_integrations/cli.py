@@ -87,6 +87,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from prorank_integrations.bench.squad import fetch_squad
+
+    for name, path in fetch_squad(args.source, force=args.force).items():
+        print(f"{name}: {path}")
+    return 0
+
+
 def _cmd_bench_retrieval(args: argparse.Namespace) -> int:
     from prorank_integrations.bench.datasets import resolve_dataset
     from prorank_integrations.bench.rerankers import RerankerSpec
@@ -140,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="BEIR folder or cached data set name")
     train.add_argument("--max-groups", type=int)
     train.set_defaults(func=_cmd_train)
+    data = sub.add_parser("data", help="evaluation and training data")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    data_fetch = data_sub.add_parser("fetch", help="build BEIR folders in the cache ($PRORANK_HOME/data)")
+    data_fetch.add_argument("collection", choices=["squad"], help="squad: SQuAD v1.1 dev, SQuADShifts reddit/new-wiki")
+    data_fetch.add_argument("--source", help="folder or archive with the SQuAD JSON files (default: pip bigbench)")
+    data_fetch.add_argument("--force", action="store_true")
+    data_fetch.set_defaults(func=_cmd_data_fetch)
+
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     ret = bench_sub.add_parser("retrieval", help="rerankers compared on the same first-stage candidates")
