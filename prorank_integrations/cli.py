@@ -108,6 +108,19 @@ def _cmd_bench_retrieval(args: argparse.Namespace) -> int:
     return 0 if summary["rerankers"] else 1
 
 
+def _cmd_bench_rag(args: argparse.Namespace) -> int:
+    from prorank_integrations.bench.datasets import resolve_dataset
+    from prorank_integrations.bench.generation import make_generator
+    from prorank_integrations.bench.rag import FRAMEWORKS, run_rag
+    from prorank_integrations.bench.rerankers import RerankerSpec
+
+    specs = [RerankerSpec.parse(s) for s in args.reranker]
+    run_rag(resolve_dataset(args.data), specs, make_generator(args.generator), args.out, queries=args.queries,
+            seed=args.seed, depth=args.depth, k=args.k, frameworks=tuple(args.framework or FRAMEWORKS))
+    print(Path(args.out, "table.md").read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from prorank_integrations.engine.models import DEFAULT_MODEL
 
@@ -170,6 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--first-stage", default="bm25", help="bm25 | dense[:MODEL]")
     ret.add_argument("--depth", type=int, default=100, help="first-stage candidates reranked")
     ret.set_defaults(func=_cmd_bench_retrieval)
+    rag = bench_sub.add_parser("rag", help="RAG answer quality (RAGAS) through Haystack and LlamaIndex pipelines")
+    rag.add_argument("--data", required=True)
+    rag.add_argument("--reranker", action="append", required=True, help="[label=]spec, as for retrieval")
+    rag.add_argument("--generator", default="local:qwen2.5-coder-0.5b-instruct",
+                     help="local:MODEL (transformers) or openai:MODEL@URL (any OpenAI-compatible endpoint)")
+    rag.add_argument("--out", required=True)
+    rag.add_argument("--queries", type=int, default=100)
+    rag.add_argument("--seed", type=int, default=0)
+    rag.add_argument("--depth", type=int, default=20, help="BM25 candidates per question")
+    rag.add_argument("--k", type=int, default=3, help="contexts given to the generator")
+    rag.add_argument("--framework", action="append", choices=["haystack", "llama_index"],
+                     default=None, help="repeatable; default both")
+    rag.set_defaults(func=_cmd_bench_rag)
     return parser
 
 

@@ -1,0 +1,130 @@
+"""`prorank bench rag`: downstream RAG quality with RAGAS, through a real Haystack pipeline and a real LlamaIndex
+query engine, for several rerankers.
+
+Haystack:   InMemoryBM25Retriever -> ranker (ProRankRanker for prorank specs) -> RAG prompt -> chat generator
+LlamaIndex: BM25Retriever -> node postprocessor (ProRankRerank for prorank specs) -> response synthesis (same LLM)
+
+Metrics need no judge LLM: RAGAS ``NonLLMContextPrecisionWithReference``, ``NonLLMContextRecall``, the id-based
+context precision/recall against the gold paragraph, and ``ExactMatch``, ``StringPresence``, ``RougeScore``,
+``NonLLMStringSimilarity`` of the answer against each gold answer (best over the gold answers). Per-question rows
+are appended to ``<out>/<framework>/<label>.jsonl``, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from prorank_integrations.bench.data import BeirDataset
+from prorank_integrations.bench.generation import Generator
+from prorank_integrations.bench.rerankers import RerankerSpec
+from prorank_integrations.bench.retrieval import environment
+
+CONTEXT_METRICS = ("non_llm_context_precision_with_reference", "non_llm_context_recall",
+                   "id_based_context_precision", "id_based_context_recall")
+ANSWER_METRICS = ("exact_match", "string_present", "rouge_score", "non_llm_string_similarity")
+FRAMEWORKS = ("haystack", "llama_index")
+
+
+def ragas_scores(question: str, answer: str, context_ids: list[str], contexts: list[str], gold_ids: list[str],
+                 gold_contexts: list[str], gold_answers: list[str]) -> dict[str, float]:
+    """RAGAS metrics of one answered question (no judge LLM)."""
+    from ragas import SingleTurnSample
+    from ragas.metrics import (
+        ExactMatch,
+        IDBasedContextPrecision,
+        IDBasedContextRecall,
+        NonLLMContextPrecisionWithReference,
+        NonLLMContextRecall,
+        NonLLMStringSimilarity,
+        RougeScore,
+        StringPresence,
+    )
+
+    sample = SingleTurnSample(user_input=question, response=answer, retrieved_contexts=contexts or [""],
+                              reference_contexts=gold_contexts, retrieved_context_ids=context_ids or [""],
+                              reference_context_ids=gold_ids)
+    out = {m.name: float(m.single_turn_score(sample)) for m in (
+        NonLLMContextPrecisionWithReference(), NonLLMContextRecall(), IDBasedContextPrecision(),
+        IDBasedContextRecall())}
+    answer_metrics = (ExactMatch(), StringPresence(), RougeScore(), NonLLMStringSimilarity())
+    for m in answer_metrics:
+        out[m.name] = max(float(m.single_turn_score(SingleTurnSample(user_input=question, response=answer,
+                                                                     reference=ref))) for ref in gold_answers)
+    return out
+
+
+def run_rag(dataset: BeirDataset, specs: list[RerankerSpec], generator: Generator, out: str | Path, *,
+            queries: int = 100, seed: int = 0, depth: int = 20, k: int = 3,
+            frameworks: tuple[str, ...] = FRAMEWORKS, progress: bool = True) -> dict:
+    """Answer sampled questions through each framework x reranker; RAGAS metrics; resumable; writes the report."""
+    out = Path(out)
+    qids = dataset.sample_queries(queries, seed)
+    summary: dict[str, Any] = {"dataset": dataset.name, "queries": len(qids), "seed": seed, "depth": depth, "k": k,
+                               "generator": generator.name, "environment": environment(), "results": {}}
+    for framework in frameworks:
+        for spec in specs:
+            path = out / framework / f"{spec.label}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            done = {json.loads(x)["qid"]: json.loads(x) for x in path.read_text().splitlines()} if path.exists() else {}
+            todo = [q for q in qids if q not in done]
+            if todo:
+                if framework == "haystack":
+                    from prorank_integrations.bench.rag_haystack import HaystackRag as Rag
+                else:
+                    from prorank_integrations.bench.rag_llama_index import LlamaIndexRag as Rag
+                rag = Rag(dataset, spec, generator, depth, k)
+                with path.open("a") as f:
+                    for qid in tqdm(todo, desc=f"{framework}/{spec.label}", unit="q", disable=not progress):
+                        start = time.perf_counter()
+                        answer, ids, texts = rag.answer(dataset.queries[qid])
+                        seconds = time.perf_counter() - start
+                        gold = [d for d in dataset.qrels[qid] if d in dataset.corpus]
+                        row = {"qid": qid, "answer": answer, "context_ids": ids, "seconds": seconds,
+                               **ragas_scores(dataset.queries[qid], answer, ids, texts, gold,
+                                              [dataset.doc_text(d) for d in gold], dataset.answers.get(qid) or [""])}
+                        f.write(json.dumps(row) + "\n")
+                        f.flush()
+                        done[qid] = row
+            rows = [done[q] for q in qids]
+            summary["results"].setdefault(framework, {})[spec.label] = {
+                "spec": spec.text, "seconds_per_question": float(np.mean([r["seconds"] for r in rows])),
+                **{m: float(np.mean([r[m] for r in rows])) for m in CONTEXT_METRICS + ANSWER_METRICS}}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _write_rag_report(summary, out)
+    return summary
+
+
+def _write_rag_report(summary: dict, out: Path) -> None:
+    cols = ("id_based_context_recall", "non_llm_context_precision_with_reference", "exact_match", "string_present",
+            "rouge_score", "non_llm_string_similarity", "seconds_per_question")
+    lines = [f"{summary['dataset']}: {summary['queries']} questions (seed {summary['seed']}), BM25 top-"
+             f"{summary['depth']} -> reranker -> top-{summary['k']} contexts -> {summary['generator']}\n",
+             "| framework | reranker | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for framework, rows in summary["results"].items():
+        for label, r in rows.items():
+            lines.append(f"| {framework} | {label} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for framework, rows in summary["results"].items():
+        for label, r in rows.items():
+            ax.scatter(r["seconds_per_question"], r["string_present"], marker="o" if framework == "haystack" else "s")
+            ax.annotate(f"{label} ({framework})", (r["seconds_per_question"], r["string_present"]),
+                        textcoords="offset points", xytext=(5, 4), fontsize=7)
+    ax.set_xlabel("seconds per question (retrieve + rerank + generate, this machine)")
+    ax.set_ylabel("answer StringPresence (RAGAS)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "rag_quality_latency.png", dpi=120)
+    plt.close(fig)

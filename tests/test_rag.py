@@ -1,0 +1,43 @@
+"""The RAG benchmark through a real Haystack pipeline and a real LlamaIndex query engine (tiny models)."""
+
+import json
+
+import pytest
+
+from prorank_integrations.bench.generation import LocalGenerator, make_generator, rag_messages
+from prorank_integrations.bench.rag import ANSWER_METRICS, CONTEXT_METRICS, ragas_scores, run_rag
+from prorank_integrations.bench.rerankers import RerankerSpec
+from prorank_integrations.data import sample_dataset
+
+
+def test_ragas_scores_known_values():
+    s = ragas_scores("q", "Paris", ["a", "b"], ["Paris is the capital", "dog"], ["a"], ["Paris is the capital"],
+                     ["Paris", "paris city"])
+    assert s["exact_match"] == 1.0 and s["string_present"] == 1.0
+    assert s["id_based_context_recall"] == 1.0 and s["id_based_context_precision"] == 0.5
+    miss = ragas_scores("q", "Berlin", ["b"], ["dog"], ["a"], ["Paris is the capital"], ["Paris"])
+    assert miss["exact_match"] == 0.0 and miss["id_based_context_recall"] == 0.0
+
+
+def test_generator_specs():
+    with pytest.raises(ValueError, match="local:MODEL"):
+        make_generator("gpt")
+    msgs = rag_messages("Who?", ["ctx one", "ctx two"])
+    assert msgs[0]["role"] == "system" and "[2] ctx two" in msgs[1]["content"] and "Who?" in msgs[1]["content"]
+
+
+def test_rag_run_both_frameworks_resumable(tiny_model_dir, tmp_path):
+    gen = LocalGenerator(tiny_model_dir, max_new_tokens=4)
+    specs = [RerankerSpec.parse("none"), RerankerSpec.parse(f"tiny=prorank:{tiny_model_dir}+max_length=512")]
+    ds = sample_dataset()
+    summary = run_rag(ds, specs, gen, tmp_path, queries=2, depth=4, k=2, progress=False)
+    for fw in ("haystack", "llama_index"):
+        for label in ("none", "tiny"):
+            r = summary["results"][fw][label]
+            assert all(0.0 <= r[m] <= 1.0 for m in CONTEXT_METRICS + ANSWER_METRICS)
+            rows = [json.loads(x) for x in (tmp_path / fw / f"{label}.jsonl").read_text().splitlines()]
+            assert len(rows) == 2 and all(len(row["context_ids"]) <= 2 for row in rows)
+    before = (tmp_path / "haystack" / "tiny.jsonl").read_text()
+    run_rag(ds, specs, gen, tmp_path, queries=2, depth=4, k=2, progress=False)
+    assert (tmp_path / "haystack" / "tiny.jsonl").read_text() == before
+    assert (tmp_path / "table.md").exists() and (tmp_path / "rag_quality_latency.png").exists()
