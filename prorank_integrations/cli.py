@@ -80,6 +80,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from prorank_integrations.training.warmup import train_warmup
 
         print(train_warmup(cfg))
+    elif args.stage == "cross-encoder":
+        from prorank_integrations.training.cross_encoder import train_cross_encoder
+
+        print(train_cross_encoder(cfg))
     else:
         from prorank_integrations.training.score import train_score
 
@@ -152,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--batch-size", type=int, default=16)
     rank.set_defaults(func=_cmd_rank)
 
-    train = sub.add_parser("train", help="ProRank training: 'warmup' (stage 1, GRPO) or 'score' (stage 2)")
-    train.add_argument("stage", choices=["warmup", "score"])
+    train = sub.add_parser("train", help="'warmup' (stage 1, GRPO), 'score' (stage 2), 'cross-encoder' (baseline)")
+    train.add_argument("stage", choices=["warmup", "score", "cross-encoder"])
     train.add_argument("--config", help="JSON or YAML run config (see training/config.py)")
     train.add_argument("--output-dir")
     train.add_argument("--base-model")

@@ -116,3 +116,22 @@ def test_stage2_resume_after_interruption_equals_uninterrupted_run(tmp_path, tin
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-6)
+
+
+@pytest.mark.integration
+def test_cross_encoder_baseline_trains_on_the_same_groups(tmp_path, train_dir):
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "prorank_integrations", "models", "fetch", "all-minilm-l6-v2", "--quiet"],
+                   check=True)
+    from prorank_integrations.bench.rerankers import CrossEncoderReranker
+    from prorank_integrations.training.cross_encoder import train_cross_encoder
+
+    cfg = TrainConfig(output_dir=str(tmp_path / "ce"), data=str(train_dir / "train"), exclude=[], n_negatives=3,
+                      depth=10, max_groups=8, eval_groups=3, max_length=128)
+    model_dir = train_cross_encoder(cfg, batch_size=4, progress=False)
+    end = json.loads((tmp_path / "ce" / "train_log.jsonl").read_text().splitlines()[-1])
+    assert end["stage"] == "cross-encoder" and end["groups"] == 8 and 0 <= end["val_mrr@10"] <= 1
+    scores = CrossEncoderReranker(str(model_dir)).score("capital of France", ["Paris is the capital.", "A dog."])
+    assert scores.shape == (2,) and np.isfinite(scores).all()

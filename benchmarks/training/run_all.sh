@@ -7,3 +7,4 @@ export HF_HUB_OFFLINE=1
 $PY -m prorank_integrations train score  --config benchmarks/training/stage2-only.json
 $PY -m prorank_integrations train warmup --config benchmarks/training/stage1.json
 $PY -m prorank_integrations train score  --config benchmarks/training/stage1+2.json
+$PY -m prorank_integrations train cross-encoder --config benchmarks/training/cross-encoder.json
