@@ -22,7 +22,7 @@ DOCS = [
 
 @pytest.fixture(scope="module")
 def scorer(tiny_model_dir):
-    return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4)
+    return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4, cache_size=0)
 
 
 def naive_scores(scorer, query, docs):
@@ -127,3 +127,42 @@ def test_plan_batches_respects_size_and_token_budget():
     for b in batches:
         assert len(b) <= 2 and max(lengths[i] for i in b) * len(b) <= 600
     assert batches[0] == [1, 3]  # longest first
+
+
+def test_score_cache_skips_repeated_pairs(tiny_model_dir):
+    cached = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, cache_size=3)
+    first = cached.score(QUERY, DOCS[:2])
+    assert (cached.cache.hits, cached.cache.misses) == (0, 2)
+    np.testing.assert_array_equal(cached.score(QUERY, DOCS[:2]), first)
+    assert cached.cache.hits == 2
+    cached.score(QUERY, DOCS[2:5])  # 3 new pairs push the oldest out (LRU of size 3)
+    cached.score(QUERY, DOCS[:1])
+    assert cached.cache.misses == 6
+    cached.score("another query", DOCS[:1])  # the key covers the query, not only the document
+    assert cached.cache.misses == 7
+
+
+def test_out_of_memory_halves_the_batch(scorer, monkeypatch):
+    import prorank_integrations.engine.scorer as mod
+
+    real = mod.relevance_scores
+    sizes = []
+
+    def flaky(model, ids, mask, token_ids):
+        sizes.append(ids.shape[0])
+        if ids.shape[0] > 2:
+            raise torch.OutOfMemoryError("simulated")
+        return real(model, ids, mask, token_ids)
+
+    monkeypatch.setattr(mod, "relevance_scores", flaky)
+    got = scorer.score(QUERY, DOCS, batch_size=6)
+    monkeypatch.setattr(mod, "relevance_scores", real)
+    np.testing.assert_allclose(got, scorer.score(QUERY, DOCS, batch_size=1), atol=1e-4)
+    assert sizes[:2] == [6, 3] and sum(s for s in sizes if s <= 2) == 6  # every pair scored once, in halves
+
+    def always(model, ids, mask, token_ids):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(mod, "relevance_scores", always)
+    with pytest.raises(torch.OutOfMemoryError):
+        scorer.score(QUERY, DOCS[:1])

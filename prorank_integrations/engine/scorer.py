@@ -7,8 +7,11 @@ rounding of a small difference between two large numbers (which would reorder do
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +21,47 @@ import torch
 
 from prorank_integrations.engine import models
 from prorank_integrations.engine.prompt import RELEVANCE_TOKENS, PromptTemplate, ProRankPrompt
+
+logger = logging.getLogger(__name__)
+
+
+class ScoreCache:
+    """LRU cache of scores keyed by a hash of the token ids (which fix model input exactly); thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.hits, self.misses = size, 0, 0
+        self._data: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(ids: Sequence[int]) -> bytes:
+        return hashlib.blake2b(np.asarray(ids, dtype=np.int64).tobytes(), digest_size=16).digest()
+
+    def fill(self, sequences: Sequence[Sequence[int]], out: np.ndarray) -> list[int]:
+        """Write cached scores into ``out``; return the positions still to compute."""
+        if self.size <= 0:
+            return list(range(len(sequences)))
+        todo = []
+        with self._lock:
+            for i, seq in enumerate(sequences):
+                k = self.key(seq)
+                if k in self._data:
+                    self._data.move_to_end(k)
+                    out[i] = self._data[k]
+                    self.hits += 1
+                else:
+                    todo.append(i)
+                    self.misses += 1
+        return todo
+
+    def store(self, sequences: Sequence[Sequence[int]], scores: np.ndarray) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            for seq, score in zip(sequences, scores):
+                self._data[self.key(seq)] = float(score)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
 
 
 def _causal_lm(model: Any) -> Any:
@@ -147,6 +191,7 @@ class ProRankScorer:
         max_batch_tokens: int | None = 16384,
         relevance_tokens: tuple[str, str] = RELEVANCE_TOKENS,
         calibration: Calibration | None = None,
+        cache_size: int = 4096,
         token: str | None = None,
         trust_remote_code: bool = False,
         model_kwargs: dict | None = None,
@@ -161,11 +206,14 @@ class ProRankScorer:
                                     trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
         self._setup(tokenizer, lm, max_length=max_length, max_query_tokens=max_query_tokens, batch_size=batch_size,
                     max_batch_tokens=max_batch_tokens, relevance_tokens=relevance_tokens, calibration=calibration,
-                    show_progress=show_progress)
+                    cache_size=cache_size, show_progress=show_progress)
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> ProRankScorer:
-        """Wrap a model already in memory (tests, training loops): same prompt, same scoring function."""
+        """Wrap a model already in memory (tests, training loops): same prompt, same scoring function.
+
+        The score cache is off unless ``cache_size`` is given, since a model in memory may still be changing."""
+        options.setdefault("cache_size", 0)
         self = cls.__new__(cls)
         self.model_name = getattr(model.config, "_name_or_path", "in-memory")
         self.adapter = None
@@ -177,7 +225,7 @@ class ProRankScorer:
     def _setup(self, tokenizer: Any, model: Any, *, max_length: int = 1024, max_query_tokens: int | None = None,
                batch_size: int = 16, max_batch_tokens: int | None = 16384,
                relevance_tokens: tuple[str, str] = RELEVANCE_TOKENS, calibration: Calibration | None = None,
-               show_progress: bool = False) -> None:
+               cache_size: int = 4096, show_progress: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.tokenizer, self.model = tokenizer, model
@@ -186,6 +234,7 @@ class ProRankScorer:
                                     relevance_tokens=relevance_tokens)
         self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
         self.calibration = calibration or Calibration()
+        self.cache = ScoreCache(cache_size)
         self.show_progress = show_progress
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = pad if pad is not None else 0
@@ -198,22 +247,40 @@ class ProRankScorer:
     def encode(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[list[int]]:
         return self.prompt.encode(query, list(documents), instruction)
 
-    @torch.inference_mode()
     def score_ids(self, sequences: Sequence[Sequence[int]], batch_size: int | None = None) -> np.ndarray:
-        """Scores of already-encoded sequences, computed in length-sorted batches, returned in input order."""
+        """Scores of already-encoded sequences, computed in length-sorted batches, returned in input order.
+
+        Sequences seen before (same token ids: same prompt, query, document and truncation) come from the score
+        cache; only the others are run through the model."""
         out = np.empty(len(sequences), dtype=np.float32)
-        batches = plan_batches([len(s) for s in sequences], batch_size or self.batch_size, self.max_batch_tokens)
+        todo = self.cache.fill(sequences, out)
+        batches = plan_batches([len(sequences[i]) for i in todo], batch_size or self.batch_size, self.max_batch_tokens)
         iterator = batches
         if self.show_progress and len(batches) > 1:
             from tqdm.auto import tqdm
 
             iterator = tqdm(batches, desc="ProRank scoring", unit="batch")
         for batch in iterator:
-            ids, mask = left_pad([sequences[i] for i in batch], self.pad_id, self.device)
-            with self._lock:
-                scores = relevance_scores(self.model, ids, mask, self.prompt.token_ids)
-            out[batch] = scores.cpu().numpy()
+            rows = [todo[i] for i in batch]
+            out[rows] = self._forward([sequences[i] for i in rows])
+        self.cache.store([sequences[i] for i in todo], out[todo])
         return out
+
+    @torch.inference_mode()
+    def _forward(self, sequences: list[Sequence[int]]) -> np.ndarray:
+        """One batch through the model; on out-of-memory the batch is halved and retried (down to one pair)."""
+        try:
+            ids, mask = left_pad(sequences, self.pad_id, self.device)
+            with self._lock:
+                return relevance_scores(self.model, ids, mask, self.prompt.token_ids).cpu().numpy()
+        except (torch.OutOfMemoryError, MemoryError) as err:
+            if len(sequences) == 1:
+                raise
+            half = len(sequences) // 2
+            logger.warning("out of memory on a batch of %d (%s); retrying in halves", len(sequences), err)
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            return np.concatenate([self._forward(sequences[:half]), self._forward(sequences[half:])])
 
     def score(self, query: str, documents: Sequence[str], *, instruction: str | None = None,
               batch_size: int | None = None) -> np.ndarray:

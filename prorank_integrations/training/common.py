@@ -53,7 +53,7 @@ def trainable_model(cfg: TrainConfig) -> tuple[Any, Any]:
 
 def engine_for(model: Any, tokenizer: Any, cfg: TrainConfig) -> ProRankScorer:
     """The serving engine around the model being trained: the same prompt and the same scoring function."""
-    return ProRankScorer.from_model(model, tokenizer, max_length=cfg.max_length, batch_size=8)
+    return ProRankScorer.from_model(model, tokenizer, max_length=cfg.max_length, batch_size=8, cache_size=0)
 
 
 def evaluate_groups(scorer: ProRankScorer, groups: list[Group]) -> dict[str, float]:
