@@ -166,3 +166,13 @@ def test_out_of_memory_halves_the_batch(scorer, monkeypatch):
     monkeypatch.setattr(mod, "relevance_scores", always)
     with pytest.raises(torch.OutOfMemoryError):
         scorer.score(QUERY, DOCS[:1])
+
+
+def test_unusual_text_is_scored(scorer):
+    mixed = ["héllo 世界 🙂 مرحبا Привет", "\u200b\u200b", "a\x00b", "bad \ud800 surrogate", "  \n\t "]
+    scores = scorer.score("   ", mixed)  # whitespace query: scored like any text
+    assert scores.shape == (5,) and np.isfinite(scores).all()
+    # an unpaired surrogate is scored as U+FFFD, the caller's string is untouched
+    fixed = scorer.score("q", ["bad \ufffd surrogate"])[0]
+    assert scorer.score("q", ["bad \ud800 surrogate"])[0] == pytest.approx(fixed)
+    assert np.isfinite(scorer.score("q\udfff", ["x"])).all()

@@ -147,7 +147,19 @@ def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
     return torch.float32
 
 
-def _check_texts(query: Any, documents: Any) -> list[str]:
+def _valid_unicode(text: str, where: str) -> str:
+    """Unpaired surrogates (not valid Unicode, e.g. from bad decoding) are scored as U+FFFD; the caller's text is
+    left as it is. Anything else is passed through unchanged."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        logger.warning("%s holds unpaired surrogate code points; they are scored as U+FFFD", where)
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _check_texts(query: Any, documents: Any) -> tuple[str, list[str]]:
+    """Validate types (naming the offending position) and return scorable copies of the query and documents."""
     if not isinstance(query, str):
         raise TypeError(f"query must be a str, got {type(query).__name__}")
     if isinstance(documents, str):
@@ -156,7 +168,7 @@ def _check_texts(query: Any, documents: Any) -> list[str]:
     for i, d in enumerate(docs):
         if not isinstance(d, str):
             raise TypeError(f"documents[{i}] must be a str, got {type(d).__name__}")
-    return docs
+    return _valid_unicode(query, "query"), [_valid_unicode(d, f"documents[{i}]") for i, d in enumerate(docs)]
 
 
 @dataclass(frozen=True)
@@ -285,7 +297,7 @@ class ProRankScorer:
     def score(self, query: str, documents: Sequence[str], *, instruction: str | None = None,
               batch_size: int | None = None) -> np.ndarray:
         """Raw scores ``logit("1") - logit("0")``, one per document, in the order given. Inputs are not mutated."""
-        docs = _check_texts(query, documents)
+        query, docs = _check_texts(query, documents)
         if not docs:
             return np.empty(0, dtype=np.float32)
         return self.score_ids(self.encode(query, docs, instruction), batch_size)
@@ -293,7 +305,7 @@ class ProRankScorer:
     def score_many(self, items: Sequence[tuple[str, Sequence[str]]], *, instruction: str | None = None,
                    batch_size: int | None = None) -> list[np.ndarray]:
         """Scores for many queries at once, batched across queries (benchmarks, offline reranking)."""
-        encoded = [self.encode(q, _check_texts(q, docs), instruction) for q, docs in items]
+        encoded = [self.encode(*_check_texts(q, docs), instruction) for q, docs in items]
         flat = [seq for seqs in encoded for seq in seqs]
         scores = self.score_ids(flat, batch_size) if flat else np.empty(0, dtype=np.float32)
         bounds = np.cumsum([0] + [len(s) for s in encoded])
