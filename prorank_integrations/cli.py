@@ -125,6 +125,19 @@ def _cmd_bench_rag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rerank_run(args: argparse.Namespace) -> int:
+    from prorank_integrations.bench.datasets import resolve_dataset
+    from prorank_integrations.distributed.rerank_run import read_run, rerank_run
+
+    options = {"adapter": args.adapter, "max_length": args.max_length, "batch_size": args.batch_size,
+               "dtype": args.dtype}
+    out = rerank_run(resolve_dataset(args.data), read_run(args.run, args.depth), args.model, args.out,
+                     engine_options=options, use_ray=args.ray is not None, ray_address=args.ray or None,
+                     actors=args.actors, queries_per_batch=args.queries_per_batch)
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from prorank_integrations.engine.models import DEFAULT_MODEL
 
@@ -172,6 +185,22 @@ def build_parser() -> argparse.ArgumentParser:
     data_fetch.add_argument("--source", help="folder or archive with the SQuAD JSON files (default: pip bigbench)")
     data_fetch.add_argument("--force", action="store_true")
     data_fetch.set_defaults(func=_cmd_data_fetch)
+
+    rr = sub.add_parser("rerank-run", help="rerank a first-stage run (TREC or JSONL) into a TREC run; Ray optional")
+    rr.add_argument("--data", required=True, help="BEIR folder or cached data set name")
+    rr.add_argument("--run", required=True, help="TREC run file, or JSONL of {qid, candidates}")
+    rr.add_argument("--out", required=True, help="output TREC run (progress kept beside it; reruns resume)")
+    rr.add_argument("--model", default=DEFAULT_MODEL)
+    rr.add_argument("--adapter")
+    rr.add_argument("--depth", type=int, help="rerank only the first N candidates of each query")
+    rr.add_argument("--max-length", type=int, default=512)
+    rr.add_argument("--batch-size", type=int, default=16)
+    rr.add_argument("--dtype", default="auto")
+    rr.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                    help="run on Ray (a local instance, or the cluster at ADDRESS)")
+    rr.add_argument("--actors", type=int, default=1, help="engines (actors) on Ray; one GPU each where GPUs exist")
+    rr.add_argument("--queries-per-batch", type=int, default=4)
+    rr.set_defaults(func=_cmd_rerank_run)
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)

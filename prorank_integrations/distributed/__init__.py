@@ -1,0 +1,1 @@
+"""Scale-out reranking (optional extra ``ray``): the core package never imports Ray."""
