@@ -138,6 +138,16 @@ def _cmd_rerank_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from prorank_integrations.training.export import export_adapter, export_merged
+
+    if args.merged:
+        print(export_merged(Path(args.run) / "adapter", args.out))
+    else:
+        print(export_adapter(args.run, args.out, name=args.name, stages=args.stages))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from prorank_integrations.engine.models import DEFAULT_MODEL
 
@@ -178,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="BEIR folder or cached data set name")
     train.add_argument("--max-groups", type=int)
     train.set_defaults(func=_cmd_train)
+    export = sub.add_parser("export", help="export a training run: bf16 adapter with model card, or merged weights")
+    export.add_argument("run", help="a training run folder (holds adapter/ and config.json)")
+    export.add_argument("--out", required=True)
+    export.add_argument("--name", help="catalogue name written in the model card")
+    export.add_argument("--stages", default="stage 2 (listwise score learning)")
+    export.add_argument("--merged", action="store_true", help="merge into the base model and save full weights")
+    export.set_defaults(func=_cmd_export)
     data = sub.add_parser("data", help="evaluation and training data")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     data_fetch = data_sub.add_parser("fetch", help="build BEIR folders in the cache ($PRORANK_HOME/data)")

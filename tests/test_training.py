@@ -88,6 +88,16 @@ def test_stage1_then_stage2_end_to_end_and_adapter_reloads(tmp_path, tiny_model_
     unmerged = ProRankScorer.from_model(model, tok, max_length=512).score("capital", docs)
     np.testing.assert_allclose(trained, unmerged, atol=1e-4)  # the served (merged) model scores as trained
 
+    from prorank_integrations.training.export import export_adapter, export_merged
+
+    exported = export_adapter(tmp_path / "s12", tmp_path / "exported", name="tiny-prorank")
+    assert "tiny-prorank" in (exported / "README.md").read_text()
+    compact = ProRankScorer(str(exported), dtype="fp32", device="cpu", max_length=512).score("capital", docs)
+    np.testing.assert_allclose(compact, trained, atol=2e-3)  # bf16 storage of the LoRA weights
+    merged = export_merged(stage2, tmp_path / "merged", dtype="fp32")
+    full = ProRankScorer(str(merged), dtype="fp32", device="cpu", max_length=512).score("capital", docs)
+    np.testing.assert_allclose(full, trained, atol=1e-5)
+
 
 def test_stage2_resume_after_interruption_equals_uninterrupted_run(tmp_path, tiny_model_dir, train_dir,
                                                                      monkeypatch):

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# The CPU training runs behind the ablation, in order; each step resumes from its checkpoint or is skipped when
-# its adapter exists. Run from the repository root: nohup bash benchmarks/training/run_all.sh > runs/train.log 2>&1 &
+# The CPU training runs behind the ablation, in order; each resumes from its checkpoint or is skipped when its
+# adapter exists, then is exported (bf16 + model card) to benchmarks/training/adapters/ for the benchmarks.
+# Run from the repository root: nohup bash benchmarks/training/run_all.sh > runs/train.log 2>&1 &
 set -euo pipefail
-PY=${PY:-.venv/bin/python}
+P="${PY:-.venv/bin/python} -m prorank_integrations"
 export HF_HUB_OFFLINE=1
-$PY -m prorank_integrations train score  --config benchmarks/training/stage2-only.json
-$PY -m prorank_integrations train warmup --config benchmarks/training/stage1.json
-$PY -m prorank_integrations train score  --config benchmarks/training/stage1+2.json
-$PY -m prorank_integrations train cross-encoder --config benchmarks/training/cross-encoder.json
+A=benchmarks/training/adapters
+$P train score  --config benchmarks/training/stage2-only.json
+[ -d $A/stage2-only ] || $P export runs/stage2-only --out $A/stage2-only --stages "stage 2 only"
+$P train warmup --config benchmarks/training/stage1.json
+[ -d $A/stage1-only ] || $P export runs/stage1 --out $A/stage1-only --stages "stage 1 only (GRPO prompt warmup)"
+$P train score  --config benchmarks/training/stage1+2.json
+[ -d $A/stage1+2 ] || $P export runs/stage1+2 --out $A/stage1+2 --stages "stage 1 (GRPO) + stage 2 (listwise)"
+$P train cross-encoder --config benchmarks/training/cross-encoder.json

@@ -1,0 +1,73 @@
+"""Export a trained adapter: compact (bf16) adapter folder with a model card, or merged full weights."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+CARD = """# {name}
+
+A ProRank reranker adapter (LoRA) for `{base}`, trained by prorank-integrations.
+
+- Score: `logit("1") - logit("0")` at the last position of the ProRank prompt (the engine's prompt and scoring
+  function; no added layers).
+- Stages: {stages}
+- Data: `{data}` (positives from the qrels, hard negatives from BM25 top-{depth}), {groups} training questions,
+  max_length {max_length}; evaluation sets (SQuADShifts) never used for training.
+- LoRA: r={lora_r}, alpha={lora_alpha}, top {lora_layers} decoder layers, modules {targets}.
+- Validation on held-out SQuAD paragraphs ({val_groups} questions, gold among {n_docs}): MRR@10 {mrr}, acc@1 {acc}.
+- Weights stored in bf16.
+
+Load: `ProRankScorer("{name_or_path}")`, `ProRankRanker(model="{name_or_path}")`,
+`ProRankRerank(model="{name_or_path}")`.
+Results: see `benchmarks/results/` of the project.
+"""
+
+
+def _last_end(run_dir: Path) -> dict:
+    log = run_dir / "train_log.jsonl"
+    ends = [json.loads(x) for x in log.read_text().splitlines() if '"event": "end"' in x] if log.exists() else []
+    return ends[-1] if ends else {}
+
+
+def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None = None,
+                   stages: str = "stage 2 (listwise score learning)") -> Path:
+    """Copy ``<run_dir>/adapter`` to ``target`` with bf16 weights and a model card."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    run_dir, target = Path(run_dir), Path(target)
+    adapter = run_dir / "adapter"
+    cfg = json.loads((run_dir / "config.json").read_text())
+    tensors = load_file(str(adapter / "adapter_model.safetensors"))
+    tmp = target.with_name(target.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in tensors.items()},
+              str(tmp / "adapter_model.safetensors"))
+    shutil.copy(adapter / "adapter_config.json", tmp / "adapter_config.json")
+    end = _last_end(run_dir)
+    (tmp / "README.md").write_text(CARD.format(
+        name=name or target.name, base=cfg["base_model"], stages=stages, data=cfg["data"], depth=cfg["depth"],
+        groups=cfg["max_groups"], max_length=cfg["max_length"], lora_r=cfg["lora_r"], lora_alpha=cfg["lora_alpha"],
+        lora_layers=cfg["lora_layers"], targets=", ".join(cfg["lora_targets"]), val_groups=end.get("val_groups"),
+        n_docs=1 + cfg["n_negatives"], mrr=f"{end.get('val_mrr@10', float('nan')):.3f}",
+        acc=f"{end.get('val_acc@1', float('nan')):.3f}", name_or_path=name or str(target)))
+    (tmp / "training_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target
+
+
+def export_merged(adapter: str | Path, target: str | Path, dtype: str = "bf16") -> Path:
+    """Merge an adapter into its base model and save full weights (a plain transformers folder)."""
+    from prorank_integrations.engine import models
+    from prorank_integrations.engine.scorer import resolve_dtype
+
+    tokenizer, model = models.load(models.resolve(str(adapter)), dtype=resolve_dtype(dtype, "cpu"), device="cpu")
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return Path(target)
