@@ -148,6 +148,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_speed(args: argparse.Namespace) -> int:
+    from prorank_integrations.bench.datasets import resolve_dataset
+    from prorank_integrations.bench.first_stage import BM25Retriever
+    from prorank_integrations.bench.speed import run_speed, scaling_curves
+    from prorank_integrations.engine.scorer import ProRankScorer
+
+    data = resolve_dataset(args.data)
+    qids = data.sample_queries(args.queries, args.seed)
+    hits = BM25Retriever(data).search([data.queries[q] for q in qids], k=args.depth)
+    items = [(data.queries[q], [data.doc_text(d) for d, _ in row]) for q, row in zip(qids, hits)]
+    engine = ProRankScorer(args.model, max_length=args.max_length, dtype=args.dtype, batch_size=args.batch_size)
+    peers = () if args.peers == "none" else tuple(args.peers.split(","))
+    run_speed(engine, args.model_path or args.model, items, args.out, repeats=args.repeats, peers=peers,
+              batch_size=args.batch_size)
+    if args.curves:
+        scaling_curves(engine, [t for _, texts in items for t in texts], items[0][0], args.out)
+    print(Path(args.out, "table.md").read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from prorank_integrations.engine.models import DEFAULT_MODEL
 
@@ -233,6 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--first-stage", default="bm25", help="bm25 | dense[:MODEL]")
     ret.add_argument("--depth", type=int, default=100, help="first-stage candidates reranked")
     ret.set_defaults(func=_cmd_bench_retrieval)
+    speed = bench_sub.add_parser("speed", help="scoring implementations side by side on the same pairs")
+    speed.add_argument("--data", default="squadshifts-reddit")
+    speed.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
+    speed.add_argument("--model-path", help="plain transformers folder for the peers (default: the resolved model)")
+    speed.add_argument("--queries", type=int, default=10)
+    speed.add_argument("--depth", type=int, default=20)
+    speed.add_argument("--seed", type=int, default=0)
+    speed.add_argument("--max-length", type=int, default=512)
+    speed.add_argument("--dtype", default="auto")
+    speed.add_argument("--batch-size", type=int, default=16)
+    speed.add_argument("--repeats", type=int, default=3)
+    speed.add_argument("--peers", default="naive,sentence-transformers,mxbai-rerank", help="comma list, or none")
+    speed.add_argument("--curves", action="store_true", help="also time vs documents and vs document length")
+    speed.add_argument("--out", required=True)
+    speed.set_defaults(func=_cmd_bench_speed)
     rag = bench_sub.add_parser("rag", help="RAG answer quality (RAGAS) through Haystack and LlamaIndex pipelines")
     rag.add_argument("--data", required=True)
     rag.add_argument("--reranker", action="append", required=True, help="[label=]spec, as for retrieval")

@@ -1,0 +1,162 @@
+"""`prorank bench speed`: ProRank scoring implementations side by side on the same weights, pairs and settings.
+
+Rows (labels as in the results convention): ``naive`` (transformers, batch 1, full forward), ``sentence-transformers``
+(CrossEncoder as a causal-LM reranker), ``mxbai-rerank`` (the authors' package, if it runs), ``exact`` (the engine).
+Each implementation scores the same queries' candidate lists several times, alternating implementations within each
+repeat; the median pairs/s is reported with its ratio to the sentence-transformers peer, the largest score
+difference and ranking agreement against ``naive``, the model FLOP/s (2 x non-embedding parameters x tokens / s) and
+its fraction of the bf16 matmul peak measured in the same process, and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from prorank_integrations.bench.retrieval import environment
+from prorank_integrations.engine.prompt import ProRankPrompt
+from prorank_integrations.engine.scorer import ProRankScorer
+
+
+def non_embedding_parameters(model: Any) -> int:
+    """Parameters that take part in every token's matmuls (embeddings and the unused output head excluded)."""
+    decoder = model.get_decoder()
+    return sum(p.numel() for n, p in decoder.named_parameters() if "embed_tokens" not in n)
+
+
+def matmul_peak(model: Any, dtype: torch.dtype, tokens: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of torch matmuls at this model's MLP shapes (tokens x hidden @ hidden x intermediate)."""
+    cfg = model.config
+    a = torch.randn(tokens, cfg.hidden_size, dtype=dtype)
+    b = torch.randn(cfg.hidden_size, cfg.intermediate_size, dtype=dtype)
+    torch.matmul(a, b)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        times.append(time.perf_counter() - start)
+    return 2 * tokens * cfg.hidden_size * cfg.intermediate_size / min(times)
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> bool:
+    return list(np.argsort(-a, kind="stable")) == list(np.argsort(-b, kind="stable"))
+
+
+def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, list[str]]], out: str | Path, *,
+              repeats: int = 3, peers: tuple[str, ...] = ("naive", "sentence-transformers", "mxbai-rerank"),
+              batch_size: int = 16) -> dict:
+    """Time every implementation on ``items`` (query, candidate texts) and write ``summary.json`` and ``table.md``."""
+    from prorank_integrations.bench.peers import MxbaiPeer, NaivePeer, SentenceTransformersPeer
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    impls: dict[str, Any] = {"exact": engine}
+    errors: dict[str, str] = {}
+    makers = {"naive": lambda: NaivePeer(engine),
+              "sentence-transformers": lambda: SentenceTransformersPeer(model_path, engine, batch_size),
+              "mxbai-rerank": lambda: MxbaiPeer(model_path, engine, batch_size)}
+    for name in peers:
+        try:
+            impls[name] = makers[name]()
+        except (ImportError, RuntimeError, AttributeError, OSError) as err:
+            errors[name] = f"{type(err).__name__}: {err}"
+    engine.cache.size = 0  # timing is about computing scores, not remembering them
+    pairs = sum(len(t) for _, t in items)
+    tokens = sum(len(ids) for q, t in items for ids in engine.encode(q, t))
+    times: dict[str, list[float]] = {name: [] for name in impls}
+    scores: dict[str, list[np.ndarray]] = {}
+    for _ in range(repeats):
+        for name, impl in impls.items():  # alternating, so drifts in machine load hit every row alike
+            start = time.perf_counter()
+            result = [impl.score(q, t) for q, t in items]
+            times[name].append(time.perf_counter() - start)
+            scores[name] = result
+    params = non_embedding_parameters(engine.model)
+    peak = matmul_peak(engine.model, engine.dtype)
+    reference = scores.get("naive")
+    rows = {}
+    for name, ts in times.items():
+        seconds = statistics.median(ts)
+        row = {"pairs_per_s": pairs / seconds, "seconds_median": seconds, "seconds_all": ts,
+               "model_flops_per_s": 2 * params * tokens / seconds}
+        row["fraction_of_matmul_peak"] = row["model_flops_per_s"] / peak
+        if reference is not None:
+            row["max_abs_diff_vs_naive"] = max(float(np.abs(a - b).max()) for a, b in zip(scores[name], reference)
+                                               if len(a))
+            row["rankings_identical_to_naive"] = sum(_agreement(a, b) for a, b in zip(scores[name], reference))
+        rows[name] = row
+    st = rows.get("sentence-transformers")
+    for row in rows.values():
+        row["ratio_to_sentence_transformers"] = row["pairs_per_s"] / st["pairs_per_s"] if st else None
+    summary = {"model": engine.model_name, "dtype": str(engine.dtype), "max_length": engine.max_length,
+               "queries": len(items), "pairs": pairs, "tokens": tokens, "repeats": repeats,
+               "non_embedding_parameters": params, "matmul_peak_flops_per_s": peak,
+               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               "command": " ".join(sys.argv), "environment": environment(), "unavailable": errors, "rerankers": rows}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lines = [f"{summary['model']} ({summary['dtype']}, max_length {summary['max_length']}): {pairs} pairs of "
+             f"{len(items)} queries, median of {repeats}\n",
+             "| implementation | pairs/s | x sentence-transformers | max |diff| vs naive | same ranking as naive | "
+             "model TFLOP/s | of matmul peak |", "|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        ratio = f"{r['ratio_to_sentence_transformers']:.2f}" if r["ratio_to_sentence_transformers"] else "-"
+        diff = f"{r['max_abs_diff_vs_naive']:.4f}" if "max_abs_diff_vs_naive" in r else "-"
+        same = f"{r['rankings_identical_to_naive']}/{len(items)}" if "rankings_identical_to_naive" in r else "-"
+        lines.append(f"| {name} | {r['pairs_per_s']:.2f} | {ratio} | {diff} | {same} | "
+                     f"{r['model_flops_per_s'] / 1e12:.3f} | {r['fraction_of_matmul_peak']:.0%} |")
+    for name, err in errors.items():
+        lines.append(f"\n`{name}` did not run: {err}")
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    return summary
+
+
+def scaling_curves(engine: ProRankScorer, texts: list[str], query: str, out: str | Path, *,
+                   counts: tuple[int, ...] = (10, 30, 100, 300, 1000),
+                   lengths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048), docs_per_length: int = 8) -> dict:
+    """Seconds to score n documents (real paragraphs, reused in turn) and documents of a given token length
+    (paragraphs joined and cut to that length); written to ``scaling.json`` and ``scaling.png``."""
+    out = Path(out)
+    engine.cache.size = 0
+    by_count = {}
+    for n in counts:
+        docs = [texts[i % len(texts)] for i in range(n)]
+        start = time.perf_counter()
+        engine.score(query, docs)
+        by_count[n] = time.perf_counter() - start
+    joined = engine.tokenizer(" ".join(texts), add_special_tokens=False)["input_ids"]
+    by_length = {}
+    for length in lengths:  # a prompt long enough that these documents are not cut
+        prompt = ProRankPrompt(engine.tokenizer, engine.prompt.template,
+                               max_length=length + engine.prompt.static_length + 64)
+        docs = [engine.tokenizer.decode(joined[i * length:(i + 1) * length]) for i in range(docs_per_length)]
+        start = time.perf_counter()
+        engine.score_ids(prompt.encode(query, docs))
+        by_length[length] = time.perf_counter() - start
+    result = {"seconds_by_documents": by_count, "seconds_by_document_tokens": by_length,
+              "docs_per_length": docs_per_length}
+    (out / "scaling.json").write_text(json.dumps(result, indent=2) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot(list(by_count), list(by_count.values()), marker="o")
+    a.set(xscale="log", yscale="log", xlabel="documents per query", ylabel="seconds", title="time vs documents")
+    b.plot(list(by_length), list(by_length.values()), marker="o")
+    b.set(xscale="log", yscale="log", xlabel="document tokens", ylabel=f"seconds for {docs_per_length} documents",
+          title="time vs document length")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "scaling.png", dpi=120)
+    plt.close(fig)
+    return result
