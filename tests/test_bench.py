@@ -76,3 +76,20 @@ def test_retrieval_run_is_resumable_and_reports(tiny_model_dir, tmp_path):
     for name in ("summary.json", "per_query.json", "table.md", "quality_latency.png"):
         assert (tmp_path / name).exists()
     assert "| bm25 | `none` |" in (tmp_path / "table.md").read_text()
+
+
+@pytest.mark.integration
+def test_dense_first_stage_with_the_local_minilm():
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "prorank_integrations", "models", "fetch", "all-minilm-l6-v2", "--quiet"],
+                   check=True)
+    from prorank_integrations.bench.first_stage import first_stage
+
+    ds = sample_dataset()
+    qids = sorted(ds.queries)
+    hits = first_stage("dense", ds).search([ds.queries[q] for q in qids], k=10)
+    assert all(len(row) == 10 and row[0][1] >= row[-1][1] for row in hits)
+    found = sum(any(d in ds.qrels[q] for d, _ in row) for q, row in zip(qids, hits))
+    assert found >= 25  # a real embedder finds most gold paragraphs among the 330 (chance: about 1 in 33 each)
