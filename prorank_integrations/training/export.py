@@ -17,6 +17,7 @@ A ProRank reranker adapter (LoRA) for `{base}`, trained by prorank-integrations.
   max_length {max_length}; evaluation sets (SQuADShifts) never used for training.
 - LoRA: r={lora_r}, alpha={lora_alpha}, top {lora_layers} decoder layers, modules {targets}.
 - Validation on held-out SQuAD paragraphs ({val_groups} questions, gold among {n_docs}): MRR@10 {mrr}, acc@1 {acc}.
+- Training time: {hours:.2f} h wall clock on {machine}.
 - Weights stored in bf16.
 
 Load: `ProRankScorer("{name_or_path}")`, `ProRankRanker(model="{name_or_path}")`,
@@ -25,14 +26,19 @@ Results: see `benchmarks/results/` of the project.
 """
 
 
-def _last_end(run_dir: Path) -> dict:
+def _log(run_dir: Path) -> list[dict]:
     log = run_dir / "train_log.jsonl"
-    ends = [json.loads(x) for x in log.read_text().splitlines() if '"event": "end"' in x] if log.exists() else []
-    return ends[-1] if ends else {}
+    return [json.loads(x) for x in log.read_text().splitlines() if x.strip()] if log.exists() else []
+
+
+def training_hours(run_dir: str | Path) -> float:
+    """Wall-clock hours from the first to the last log record of a run (resumes included, pauses not removed)."""
+    times = [r["time"] for r in _log(Path(run_dir)) if "time" in r]
+    return (max(times) - min(times)) / 3600 if times else float("nan")
 
 
 def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None = None,
-                   stages: str = "stage 2 (listwise score learning)") -> Path:
+                   stages: str = "stage 2 (listwise score learning)", machine: str = "2 CPU cores") -> Path:
     """Copy ``<run_dir>/adapter`` to ``target`` with bf16 weights and a model card."""
     import torch
     from safetensors.torch import load_file, save_file
@@ -48,13 +54,15 @@ def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None 
     save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in tensors.items()},
               str(tmp / "adapter_model.safetensors"))
     shutil.copy(adapter / "adapter_config.json", tmp / "adapter_config.json")
-    end = _last_end(run_dir)
+    ends = [r for r in _log(run_dir) if r.get("event") == "end"]
+    end = ends[-1] if ends else {}
     (tmp / "README.md").write_text(CARD.format(
         name=name or target.name, base=cfg["base_model"], stages=stages, data=cfg["data"], depth=cfg["depth"],
         groups=cfg["max_groups"], max_length=cfg["max_length"], lora_r=cfg["lora_r"], lora_alpha=cfg["lora_alpha"],
         lora_layers=cfg["lora_layers"], targets=", ".join(cfg["lora_targets"]), val_groups=end.get("val_groups"),
         n_docs=1 + cfg["n_negatives"], mrr=f"{end.get('val_mrr@10', float('nan')):.3f}",
-        acc=f"{end.get('val_acc@1', float('nan')):.3f}", name_or_path=name or str(target)))
+        acc=f"{end.get('val_acc@1', float('nan')):.3f}", name_or_path=name or str(target),
+        hours=training_hours(run_dir), machine=machine))
     (tmp / "training_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     if target.exists():
         shutil.rmtree(target)
