@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
@@ -64,7 +66,7 @@ class ProRankRerank(BaseNodePostprocessor):
             logger.warning("ProRankRerank: %d node(s) without text are scored as empty text: %s", len(empty), empty)
         return texts
 
-    def _rerank(self, nodes: list[NodeWithScore], query_bundle: QueryBundle, raw: Any) -> list[NodeWithScore]:
+    def _rerank(self, nodes: list[NodeWithScore], raw: Any) -> list[NodeWithScore]:
         scores = self.scorer.relevance(raw) if self.scale_score else raw
         out = []
         for n, s in zip(nodes, scores):
@@ -78,31 +80,35 @@ class ProRankRerank(BaseNodePostprocessor):
         return {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self.model,
                 EventPayload.QUERY_STR: query_bundle.query_str, EventPayload.TOP_K: self.top_n}
 
+    @contextmanager
+    def _reranking(self, nodes: list[NodeWithScore], query_bundle: QueryBundle) -> Iterator[list[NodeWithScore]]:
+        """Instrumentation events and the RERANKING callback event around one reranking; yields the result list."""
+        dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=self.top_n, model_name=self.model))
+        with self.callback_manager.event(CBEventType.RERANKING, payload=self._payload(nodes, query_bundle)) as event:
+            result: list[NodeWithScore] = []
+            yield result
+            event.on_end(payload={EventPayload.NODES: result})
+        dispatcher.event(ReRankEndEvent(nodes=result))
+
     def _postprocess_nodes(self, nodes: list[NodeWithScore],
                            query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
         texts = self._texts(nodes, query_bundle)
         if not nodes:
             return []
-        dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=self.top_n, model_name=self.model))
-        with self.callback_manager.event(CBEventType.RERANKING, payload=self._payload(nodes, query_bundle)) as event:
+        with self._reranking(nodes, query_bundle) as result:
             raw = self.scorer.score(query_bundle.query_str, texts, instruction=self.instruction,
                                     batch_size=self.batch_size)
-            new_nodes = self._rerank(nodes, query_bundle, raw)
-            event.on_end(payload={EventPayload.NODES: new_nodes})
-        dispatcher.event(ReRankEndEvent(nodes=new_nodes))
-        return new_nodes
+            result.extend(self._rerank(nodes, raw))
+        return result
 
     async def _apostprocess_nodes(self, nodes: list[NodeWithScore],
                                   query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
         texts = self._texts(nodes, query_bundle)
         if not nodes:
             return []
-        dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=self.top_n, model_name=self.model))
-        with self.callback_manager.event(CBEventType.RERANKING, payload=self._payload(nodes, query_bundle)) as event:
+        with self._reranking(nodes, query_bundle) as result:
             scorer = await asyncio.to_thread(lambda: self.scorer)
             raw = await asyncio.to_thread(scorer.score, query_bundle.query_str, texts, instruction=self.instruction,
                                           batch_size=self.batch_size)
-            new_nodes = self._rerank(nodes, query_bundle, raw)
-            event.on_end(payload={EventPayload.NODES: new_nodes})
-        dispatcher.event(ReRankEndEvent(nodes=new_nodes))
-        return new_nodes
+            result.extend(self._rerank(nodes, raw))
+        return result
