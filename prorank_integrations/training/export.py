@@ -64,6 +64,8 @@ def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None 
         acc=f"{end.get('val_acc@1', float('nan')):.3f}", name_or_path=name or str(target),
         hours=training_hours(run_dir), machine=machine))
     (tmp / "training_config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    if (run_dir / "train_log.jsonl").exists():
+        shutil.copy(run_dir / "train_log.jsonl", tmp / "train_log.jsonl")
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
