@@ -1,0 +1,20 @@
+"""In-domain validation of served models: MRR@10 of the gold paragraph among BM25 hard negatives, on the held-out
+SQuAD v1.1 dev questions of the training split (the first 40), with the engine as served (adapters merged, bf16).
+
+Command: python benchmarks/training/validate.py LABEL=ADAPTER_OR_EMPTY ... > benchmarks/results/training/val.jsonl
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from prorank_integrations.engine.scorer import ProRankScorer
+from prorank_integrations.training.common import evaluate_groups
+from prorank_integrations.training.data import load_groups
+
+val = load_groups(Path("runs/stage2-only/groups.val.jsonl"))[:40]
+for arg in sys.argv[1:]:
+    label, _, adapter = arg.partition("=")
+    scorer = ProRankScorer("qwen2.5-coder-0.5b-instruct", adapter=adapter or None, max_length=256, batch_size=8,
+                           cache_size=0)
+    print(json.dumps({"label": label, "adapter": adapter or None, **evaluate_groups(scorer, val)}), flush=True)
