@@ -134,3 +134,29 @@ def test_integration_namespace_exports_the_same_class():
     from haystack_integrations.components.rankers.prorank import ProRankRanker as Namespaced
 
     assert Namespaced is ProRankRanker
+
+
+def test_yaml_in_a_fresh_process_needs_the_allowlist_entry(tiny_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "pipe.yaml"
+    path.write_text(_pipeline(tiny_model_dir).dumps())
+    code = f"""
+from haystack import Pipeline
+from haystack.core.errors import DeserializationError
+text = open({str(path)!r}).read()
+try:
+    Pipeline.loads(text)
+    print("loaded without allowlist")
+except DeserializationError as err:
+    print("refused:", "prorank_integrations" in str(err))
+from haystack import Document
+p = Pipeline.loads(text, allowed_modules=["prorank_integrations.haystack"])
+ranker = p.get_component("ranker")
+print("ranked:", type(ranker).__name__, len(ranker.run(query="q", documents=[Document(content="a"),
+                                                                             Document(content="b")])["documents"]))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "refused: True" in result.stdout, result.stderr[-2000:]
+    assert "ranked: ProRankRanker 2" in result.stdout, result.stderr[-2000:]

@@ -109,3 +109,19 @@ def test_folder_asset_fetch_is_idempotent(empty_home, monkeypatch):
     assert json.loads((path / "config.json").read_text()) == {"a": 1}
     assert assets.fetch("fake-folder", progress=False) == path
     assert calls == ["fake-folder"]  # the second fetch was a no-op
+
+
+@pytest.mark.integration
+def test_a_gguf_file_loads_directly(tmp_path, monkeypatch):
+    """The smallest catalogue GGUF (SmolLM2-135M), assembled by the catalogue's own download code, scored as a
+    file path: the same scores as the converted safetensors folder that `prorank models fetch` makes."""
+    monkeypatch.setenv("PRORANK_HOME", str(tmp_path / "home"))
+    gguf = assets._assemble(assets.CATALOGUE["smollm2-135m-instruct"], tmp_path, progress=False)
+    assert assets._sha256(gguf) == assets.CATALOGUE["smollm2-135m-instruct"].sha256
+    assets.convert_gguf(gguf, tmp_path / "converted")
+    docs = ["Paris is the capital of France.", "The lazy dog sleeps."]
+    direct = ProRankScorer(str(gguf), dtype="fp32", device="cpu", max_length=512).score("capital of France", docs)
+    folder = ProRankScorer(str(tmp_path / "converted"), dtype="fp32", device="cpu", max_length=512).score(
+        "capital of France", docs)
+    assert np.isfinite(direct).all()
+    np.testing.assert_allclose(direct, folder, atol=0.05)  # the folder holds bf16 weights, the GGUF path fp32
