@@ -53,7 +53,7 @@ class RerankerSpec:
         return cls(label, kind, model, options, spec)
 
 
-def _model_path(name: str) -> str:
+def local_model_path(name: str) -> str:
     """A catalogue name becomes its cached folder; anything else is passed on unchanged."""
     if name in assets.CATALOGUE:
         if not assets.is_fetched(name):
@@ -65,7 +65,7 @@ def _model_path(name: str) -> str:
 def load_sentence_transformer(name: str) -> Any:
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(_model_path(name), device="cpu")
+    return SentenceTransformer(local_model_path(name), device="cpu")
 
 
 class FirstStageOrder:
@@ -89,7 +89,7 @@ class CrossEncoderReranker:
     def __init__(self, model: str, max_length: int = 512) -> None:
         from sentence_transformers import CrossEncoder
 
-        self.model = CrossEncoder(_model_path(model), device="cpu", max_length=max_length)
+        self.model = CrossEncoder(local_model_path(model), device="cpu", max_length=max_length)
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(self.model.predict([(query, t) for t in texts], convert_to_numpy=True), dtype=np.float32)

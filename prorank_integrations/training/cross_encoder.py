@@ -19,7 +19,7 @@ def train_cross_encoder(cfg: TrainConfig, base: str = "all-minilm-l6-v2", *, bat
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import ListNetLoss
 
-    from prorank_integrations.bench.rerankers import _model_path
+    from prorank_integrations.bench.rerankers import local_model_path
 
     out = Path(cfg.output_dir)
     final = out / "model"
@@ -30,7 +30,7 @@ def train_cross_encoder(cfg: TrainConfig, base: str = "all-minilm-l6-v2", *, bat
     data = Dataset.from_dict({"query": [g.query for g in train],
                               "docs": [[g.positive, *g.negatives] for g in train],
                               "labels": [[1] + [0] * len(g.negatives) for g in train]})
-    model = CrossEncoder(_model_path(base), num_labels=1, max_length=cfg.max_length, device="cpu"
+    model = CrossEncoder(local_model_path(base), num_labels=1, max_length=cfg.max_length, device="cpu"
                          if not torch.cuda.is_available() else None)
     args = CrossEncoderTrainingArguments(
         output_dir=str(out / "trainer"), num_train_epochs=1, per_device_train_batch_size=batch_size,
