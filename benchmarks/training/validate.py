@@ -6,13 +6,13 @@ Command: python benchmarks/training/validate.py LABEL=ADAPTER_OR_EMPTY ... > ben
 
 import json
 import sys
-from pathlib import Path
 
 from prorank_integrations.engine.scorer import ProRankScorer
-from prorank_integrations.training.common import evaluate_groups
-from prorank_integrations.training.data import load_groups
+from prorank_integrations.training.common import evaluate_groups, groups_for
+from prorank_integrations.training.config import TrainConfig
 
-val = load_groups(Path("runs/stage2-only/groups.val.jsonl"))[:40]
+# the validation split of the training runs, rebuilt deterministically when runs/ is absent (fresh clone)
+val = groups_for(TrainConfig.load("benchmarks/training/stage2-only.json"))[1][:40]
 for arg in sys.argv[1:]:
     label, _, adapter = arg.partition("=")
     scorer = ProRankScorer("qwen2.5-coder-0.5b-instruct", adapter=adapter or None, max_length=256, batch_size=8,
