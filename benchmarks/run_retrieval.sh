@@ -1,41 +1,23 @@
 #!/usr/bin/env bash
 # The committed retrieval benchmarks: BM25 top-20 reranking of 200 sampled questions (seed 0) per data set.
 # Rerankers run one at a time into a shared per-query cache (benchmarks/results/retrieval/<set>-200/cache), so an
-# interrupted run resumes where it stopped; the summaries are then written from that cache: all rows on the 200
-# questions, and all rows plus the 1.5B model on the first 100 of them.
-# Run from the repository root after benchmarks/training/run_all.sh:
+# interrupted run resumes where it stopped. Cheapest and most decisive work first: the first 100 questions of every
+# row, then the 1.5B model on those 100, then the rows' remaining 100. Summaries are written by
+# benchmarks/summarise_retrieval.sh from whatever the cache holds.
+# Run from the repository root:
 #   nohup bash benchmarks/run_retrieval.sh > runs/retrieval.log 2>&1 &
-set -euo pipefail
+set -uo pipefail
 P="${PY:-.venv/bin/python} -m prorank_integrations"
 export HF_HUB_OFFLINE=1
-A=benchmarks/training/adapters
-R=benchmarks/results/retrieval
-B=qwen2.5-coder-0.5b-instruct
-ROWS=(
-  "bm25=none"
-  "bi-encoder=bi-encoder:all-minilm-l6-v2"
-  "cross-encoder=cross-encoder:runs/cross-encoder/model"
-  "stage1+2=prorank:$B+adapter=$A/stage1+2"
-  "zero-shot-0.5b=prorank:$B"
-  "stage2-only=prorank:$B+adapter=$A/stage2-only"
-  "stage1-only=prorank:$B+adapter=$A/stage1-only"
-)
-BIG="zero-shot-1.5b=prorank:qwen2.5-coder-1.5b-instruct"
-SETS=(squadshifts-reddit squadshifts-new-wiki)
+source benchmarks/retrieval_rows.sh
 $P models fetch $B qwen2.5-coder-1.5b-instruct all-minilm-l6-v2 --quiet
-for row in "${ROWS[@]}"; do
-  for set in "${SETS[@]}"; do
-    $P bench retrieval --data $set --queries 200 --depth 20 --reranker "$row" \
-      --out runs/retrieval/$set/${row%%=*} --cache $R/$set-200/cache
-  done
-done
-for set in "${SETS[@]}"; do
-  $P bench retrieval --data $set --queries 200 --subset 100 --depth 20 --reranker "$BIG" \
-    --out runs/retrieval/$set/zero-shot-1.5b --cache $R/$set-200/cache
-done
-for set in "${SETS[@]}"; do
-  args=(); for row in "${ROWS[@]}"; do args+=(--reranker "$row"); done
-  $P bench retrieval --data $set --queries 200 --depth 20 "${args[@]}" --out $R/$set-200 --cache $R/$set-200/cache
-  $P bench retrieval --data $set --queries 200 --subset 100 --depth 20 "${args[@]}" --reranker "$BIG" \
-    --out $R/$set-100 --cache $R/$set-200/cache
-done
+[ -f runs/cross-encoder/model/config.json ] || $P train cross-encoder --config benchmarks/training/cross-encoder.json
+rerank() {  # set, row, subset
+  $P bench retrieval --data "$1" --queries 200 --subset "$3" --depth 20 --reranker "$2" \
+    --out "runs/retrieval/$1/${2%%=*}-$3" --cache "$R/$1-200/cache" || echo "FAILED: $1 $2 $3"
+}
+for set in "${SETS[@]}"; do for row in "${CHEAP[@]}"; do rerank "$set" "$row" 200; done; done
+for set in "${SETS[@]}"; do for row in "${PRORANK[@]}"; do rerank "$set" "$row" 100; done; done
+for set in "${SETS[@]}"; do rerank "$set" "$BIG" 100; done
+for set in "${SETS[@]}"; do for row in "${PRORANK[@]}"; do rerank "$set" "$row" 200; done; done
+bash benchmarks/summarise_retrieval.sh

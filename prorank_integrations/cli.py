@@ -107,8 +107,10 @@ def _cmd_bench_retrieval(args: argparse.Namespace) -> int:
     specs = [RerankerSpec.parse(s) for s in args.reranker]
     summary = run_retrieval(resolve_dataset(args.data), specs, args.out, queries=args.queries, seed=args.seed,
                             first_stage=args.first_stage, depth=args.depth, subset=args.subset,
-                            cache_dir=args.cache)
+                            cache_dir=args.cache, cached_only=args.cached_only)
     print(Path(args.out, "table.md").read_text())
+    if summary["incomplete"]:
+        print(f"not in the cache for every question yet (left out): {', '.join(summary['incomplete'])}")
     return 0 if summary["rerankers"] else 1
 
 
@@ -249,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--queries", type=int, default=200, help="questions sampled (random.Random(seed).sample)")
     ret.add_argument("--seed", type=int, default=0)
     ret.add_argument("--subset", type=int, help="only the first N sampled questions")
+    ret.add_argument("--cached-only", action="store_true",
+                     help="summarise only the rerankers the cache holds for every question; compute nothing")
     ret.add_argument("--cache", help="folder of candidates and per-query rows (default: --out)")
     ret.add_argument("--first-stage", default="bm25", help="bm25 | dense[:MODEL]")
     ret.add_argument("--depth", type=int, default=100, help="first-stage candidates reranked")

@@ -76,6 +76,23 @@ def test_retrieval_run_is_resumable_and_reports(tiny_model_dir, tmp_path):
     for name in ("summary.json", "per_query.json", "table.md", "quality_latency.png"):
         assert (tmp_path / name).exists()
     assert "| bm25 | `none` |" in (tmp_path / "table.md").read_text()
+    stored = json.loads((tmp_path / "summary.json").read_text())
+    assert stored["n_queries"] == 4 and stored["candidates"] == 5 and "torch" in stored["versions"]
+    assert set(stored["results"]["tiny"]) >= {"ndcg@10", "mrr@10", "recall@10", "ms_per_query"}
+
+
+def test_cached_only_summary_reports_finished_rows_and_computes_nothing(tiny_model_dir, tmp_path):
+    ds = load_beir(SAMPLE_DIR)
+    run_retrieval(ds, [RerankerSpec.parse("bm25=none")], tmp_path / "cache", queries=4, depth=5, progress=False)
+    tiny = RerankerSpec.parse(f"tiny=prorank:{tiny_model_dir}+max_length=512")
+    run_retrieval(ds, [tiny], tmp_path / "cache", queries=4, subset=2, depth=5, progress=False)
+    summary = run_retrieval(ds, [RerankerSpec.parse("bm25=none"), tiny], tmp_path / "out", queries=4, depth=5,
+                            cache_dir=tmp_path / "cache", cached_only=True, progress=False)
+    assert list(summary["results"]) == ["bm25"] and summary["incomplete"] == ["tiny"]
+    assert len((tmp_path / "cache" / "tiny.jsonl").read_text().splitlines()) == 2  # the missing two not computed
+    half = run_retrieval(ds, [tiny], tmp_path / "half", queries=4, subset=2, depth=5, cache_dir=tmp_path / "cache",
+                         cached_only=True, progress=False)
+    assert half["incomplete"] == [] and half["n_queries"] == 2
 
 
 @pytest.mark.integration

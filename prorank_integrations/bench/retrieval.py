@@ -135,24 +135,34 @@ def write_report(summary: dict, out: Path) -> None:
 
 def run_retrieval(dataset: BeirDataset, specs: list[RerankerSpec], out: str | Path, *, queries: int | None = 200,
                   seed: int = 0, first_stage: str = "bm25", depth: int = 20, subset: int | None = None,
-                  cache_dir: str | Path | None = None, progress: bool = True) -> dict:
+                  cache_dir: str | Path | None = None, cached_only: bool = False, progress: bool = True) -> dict:
     """Run (or resume) the benchmark and write ``summary.json``, ``per_query.json``, ``table.md`` and the plot.
 
     ``subset`` limits the run to the first N sampled questions; ``cache_dir`` (default ``out``) holds the
-    candidates and per-query rows, so a subset summary reuses a larger run's work."""
+    candidates and per-query rows, so a subset summary reuses a larger run's work. ``cached_only`` reports only
+    the rerankers whose cache already covers every question (listing the others under ``"incomplete"``), so a
+    summary can be written while longer runs are still going."""
     out, cache = Path(out), Path(cache_dir or out)
     out.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
     qids = dataset.sample_queries(queries, seed)[:subset] if subset else dataset.sample_queries(queries, seed)
     cands = candidates(dataset, qids, first_stage, depth, cache)
-    summary = {"dataset": dataset.name, "queries": len(qids), "sample": queries, "seed": seed,
-               "first_stage": first_stage, "depth": depth, "command": " ".join(sys.argv),
-               "environment": environment(), "measures": list(MEASURES), "rerankers": {}}
+    env = environment()
+    summary = {"dataset": dataset.name, "n_queries": len(qids), "queries": len(qids), "sample": queries,
+               "seed": seed, "first_stage": first_stage, "candidates": depth, "depth": depth,
+               "command": " ".join(sys.argv), "versions": env["versions"], "environment": env,
+               "measures": list(MEASURES), "results": {}, "rerankers": {}, "incomplete": []}
     per_query_all = {}
     for spec in specs:
+        if cached_only and not all(q in _read_jsonl(cache / f"{spec.label}.jsonl") for q in cands):
+            summary["incomplete"].append(spec.label)
+            continue
         rows = rerank_all(dataset, cands, spec, cache, progress)
         agg, per_query = summarise(dataset, rows)
         summary["rerankers"][spec.label] = {"spec": spec.text, **agg}
+        summary["results"][spec.label] = {"ndcg@10": agg["ndcg@10"], "mrr@10": agg["mrr@10"],
+                                          "recall@10": agg["recall@10"], "ms_per_query": agg["latency_ms_per_query"],
+                                          "pairs_per_s": agg["pairs_per_s"]}
         per_query_all[spec.label] = per_query
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "per_query.json").write_text(json.dumps(per_query_all) + "\n")

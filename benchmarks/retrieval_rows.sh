@@ -1,0 +1,17 @@
+# The rows of the committed retrieval benchmarks (sourced by run_retrieval.sh and summarise_retrieval.sh).
+A=benchmarks/training/adapters
+R=benchmarks/results/retrieval
+B=qwen2.5-coder-0.5b-instruct
+CHEAP=(
+  "bm25=none"
+  "bi-encoder=bi-encoder:all-minilm-l6-v2"
+  "cross-encoder=cross-encoder:runs/cross-encoder/model"
+)
+PRORANK=(
+  "stage1+2=prorank:$B+adapter=$A/stage1+2"
+  "stage2-only=prorank:$B+adapter=$A/stage2-only"
+  "zero-shot-0.5b=prorank:$B"
+  "stage1-only=prorank:$B+adapter=$A/stage1-only"
+)
+BIG="zero-shot-1.5b=prorank:qwen2.5-coder-1.5b-instruct"
+SETS=(squadshifts-reddit squadshifts-new-wiki)
