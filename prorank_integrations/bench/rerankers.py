@@ -3,7 +3,7 @@
     none                               keep the first-stage order
     bi-encoder:MODEL                   cosine similarity, sentence-transformers (catalogue name, path or hub id)
     cross-encoder:MODEL                sentence-transformers CrossEncoder
-    prorank:MODEL[+adapter=PATH][+max_length=N][+batch_size=N]   the project's engine (always)
+    prorank:MODEL[+adapter=PATH][+max_length=N][+batch_size=N][+fast=MODE,...]   the project's engine (always)
 
 A spec may carry a label: ``zero-shot-0.5b=prorank:qwen2.5-coder-0.5b-instruct``.
 """
@@ -98,10 +98,11 @@ class CrossEncoderReranker:
 class ProRankReranker:
     """The project's engine; raw scores."""
 
-    def __init__(self, model: str, adapter: str | None = None, max_length: int = 512, batch_size: int = 16) -> None:
+    def __init__(self, model: str, adapter: str | None = None, max_length: int = 512, batch_size: int = 16,
+                 fast: str | None = None) -> None:
         from prorank_integrations.engine.scorer import ProRankScorer
 
-        self.engine = ProRankScorer(model, adapter=adapter, max_length=max_length, batch_size=batch_size)
+        self.engine = ProRankScorer(model, adapter=adapter, max_length=max_length, batch_size=batch_size, fast=fast)
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         return self.engine.score(query, list(texts))
@@ -116,4 +117,4 @@ def build_reranker(spec: RerankerSpec) -> Reranker:
     if spec.kind == "cross-encoder":
         return CrossEncoderReranker(spec.model, int(opts.get("max_length", 512)))
     return ProRankReranker(spec.model, adapter=opts.get("adapter"), max_length=int(opts.get("max_length", 512)),
-                           batch_size=int(opts.get("batch_size", 16)))
+                           batch_size=int(opts.get("batch_size", 16)), fast=opts.get("fast"))

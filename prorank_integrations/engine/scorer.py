@@ -79,12 +79,51 @@ def relevance_scores(model: Any, input_ids: torch.Tensor, attention_mask: torch.
     position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
     hidden = lm.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                               use_cache=False).last_hidden_state[:, -1]
+    return _head_difference(lm, hidden, token_ids)
+
+
+def _head_difference(lm: Any, hidden: torch.Tensor, token_ids: tuple[int, int]) -> torch.Tensor:
+    """``logit(yes) - logit(no)`` from final hidden states, with only the two head rows, in fp32."""
     head = lm.get_output_embeddings()
     rows = head.weight[list(token_ids)].float()
     logits = hidden.float() @ rows.T
     if getattr(head, "bias", None) is not None:
         logits = logits + head.bias[list(token_ids)].float()
     return logits[:, 0] - logits[:, 1]
+
+
+def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """Length of the token prefix every sequence shares (for a query's documents: chat prefix, query, separator)."""
+    first, n = sequences[0], min(len(s) for s in sequences)
+    for i in range(n):
+        if any(s[i] != first[i] for s in sequences):
+            return i
+    return n
+
+
+def relevance_scores_shared_prefix(model: Any, sequences: Sequence[Sequence[int]], prefix_length: int,
+                                   token_ids: tuple[int, int], device: Any = "cpu") -> torch.Tensor:
+    """The same scores as :func:`relevance_scores`, computing the shared prefix once.
+
+    The prefix's key/value cache is computed for one row and repeated over the batch; the suffixes (document, task
+    prompt, chat suffix) are right-padded, which causal attention never lets a real token see, and each row's
+    score is read at its own last real token. Equal to the full forward up to floating-point rounding."""
+    lm = _causal_lm(model)
+    decoder = lm.get_decoder()
+    prefix = torch.tensor([list(sequences[0][:prefix_length])], dtype=torch.long, device=device)
+    cache = decoder(input_ids=prefix, use_cache=True).past_key_values
+    for layer in cache.layers:
+        layer.batch_repeat_interleave(len(sequences))
+    suffixes = [list(s[prefix_length:]) for s in sequences]
+    width = max(len(s) for s in suffixes)
+    ids = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, suffix in enumerate(suffixes):
+        ids[row, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
+    positions = torch.arange(prefix_length, prefix_length + width, device=device).expand(len(sequences), -1)
+    hidden = decoder(input_ids=ids.to(device), past_key_values=cache, position_ids=positions,
+                     use_cache=True).last_hidden_state
+    last = torch.tensor([len(s) - 1 for s in suffixes], device=device)
+    return _head_difference(lm, hidden[torch.arange(len(sequences), device=device), last], token_ids)
 
 
 def left_pad(sequences: Sequence[Sequence[int]], pad_id: int, device: Any = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,11 +222,45 @@ class Calibration:
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
+FAST_MODES = ("prefix", "int8")
+MIN_SHARED_PREFIX = 8  # below this, one full forward is as cheap as a prefix pass plus a suffix pass
+
+
+def parse_fast(fast: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"prefix"``, ``"int8"``, ``"prefix,int8"`` or a sequence of them; ``None`` or ``""`` is exact mode."""
+    modes = tuple(m.strip() for m in (fast.split(",") if isinstance(fast, str) else fast or ()) if m.strip())
+    unknown = [m for m in modes if m not in FAST_MODES]
+    if unknown:
+        raise ValueError(f"unknown fast mode(s) {unknown}; choose from {list(FAST_MODES)}")
+    return tuple(m for m in FAST_MODES if m in modes)
+
+
+def quantize_int8(model: Any) -> Any:
+    """Dynamic int8 quantisation of the decoder's linear layers (CPU only; weights int8, activations quantised per
+    batch). Changes the scores: the benchmark reports by how much."""
+    import warnings
+
+    from torch.ao.quantization import quantize_dynamic
+
+    lm = _causal_lm(model)
+    decoder = lm.get_decoder().float()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+        quantize_dynamic(decoder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    lm.get_output_embeddings().float()
+    return model
+
+
 class ProRankScorer:
     """Scores (query, document) pairs with a causal LM and the ProRank prompt.
 
     ``model`` is a local path, a catalogue name or a hub id (see :mod:`prorank_integrations.engine.models`);
     ``adapter`` an optional peft adapter folder. Safe to share between threads: forward passes are serialised.
+
+    ``fast`` turns on speed modes (exact mode when empty): ``"prefix"`` computes the prompt prefix a query's
+    documents share (chat prefix, query) once per batch instead of once per document, the same scores up to
+    floating-point rounding; ``"int8"`` runs the decoder's linear layers in dynamic int8 (CPU), which changes the
+    scores slightly. ``benchmarks/results/speed`` has what each costs and gains.
     """
 
     def __init__(
@@ -204,6 +277,7 @@ class ProRankScorer:
         relevance_tokens: tuple[str, str] = RELEVANCE_TOKENS,
         calibration: Calibration | None = None,
         cache_size: int = 4096,
+        fast: str | Sequence[str] | None = None,
         token: str | None = None,
         trust_remote_code: bool = False,
         model_kwargs: dict | None = None,
@@ -218,7 +292,7 @@ class ProRankScorer:
                                     trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
         self._setup(tokenizer, lm, max_length=max_length, max_query_tokens=max_query_tokens, batch_size=batch_size,
                     max_batch_tokens=max_batch_tokens, relevance_tokens=relevance_tokens, calibration=calibration,
-                    cache_size=cache_size, show_progress=show_progress)
+                    cache_size=cache_size, fast=fast, show_progress=show_progress)
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> ProRankScorer:
@@ -237,9 +311,15 @@ class ProRankScorer:
     def _setup(self, tokenizer: Any, model: Any, *, max_length: int = 1024, max_query_tokens: int | None = None,
                batch_size: int = 16, max_batch_tokens: int | None = 16384,
                relevance_tokens: tuple[str, str] = RELEVANCE_TOKENS, calibration: Calibration | None = None,
-               cache_size: int = 4096, show_progress: bool = False) -> None:
+               cache_size: int = 4096, fast: str | Sequence[str] | None = None,
+               show_progress: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.fast = parse_fast(fast)
+        if "int8" in self.fast:
+            if not str(self.device).startswith("cpu"):
+                raise ValueError("fast mode 'int8' runs on CPU only; use bf16/fp16 on an accelerator")
+            model = quantize_int8(model)
         self.tokenizer, self.model = tokenizer, model
         template = PromptTemplate.for_model(tokenizer, getattr(model.config, "model_type", None))
         self.prompt = ProRankPrompt(tokenizer, template, max_length=max_length, max_query_tokens=max_query_tokens,
@@ -282,8 +362,14 @@ class ProRankScorer:
     def _forward(self, sequences: list[Sequence[int]]) -> np.ndarray:
         """One batch through the model; on out-of-memory the batch is halved and retried (down to one pair)."""
         try:
-            ids, mask = left_pad(sequences, self.pad_id, self.device)
+            shared = 0
+            if "prefix" in self.fast and len(sequences) > 1:
+                shared = min(common_prefix_length(sequences), min(len(s) for s in sequences) - 1)
             with self._lock:
+                if shared >= MIN_SHARED_PREFIX:
+                    return relevance_scores_shared_prefix(self.model, sequences, shared, self.prompt.token_ids,
+                                                          self.device).cpu().numpy()
+                ids, mask = left_pad(sequences, self.pad_id, self.device)
                 return relevance_scores(self.model, ids, mask, self.prompt.token_ids).cpu().numpy()
         except (torch.OutOfMemoryError, MemoryError) as err:
             if len(sequences) == 1:
@@ -304,8 +390,11 @@ class ProRankScorer:
 
     def score_many(self, items: Sequence[tuple[str, Sequence[str]]], *, instruction: str | None = None,
                    batch_size: int | None = None) -> list[np.ndarray]:
-        """Scores for many queries at once, batched across queries (benchmarks, offline reranking)."""
+        """Scores for many queries at once, batched across queries (benchmarks, offline reranking); in prefix mode
+        batched per query, so that each batch shares its query's prefix."""
         encoded = [self.encode(*_check_texts(q, docs), instruction) for q, docs in items]
+        if "prefix" in self.fast:
+            return [self.score_ids(seqs, batch_size) if seqs else np.empty(0, dtype=np.float32) for seqs in encoded]
         flat = [seq for seqs in encoded for seq in seqs]
         scores = self.score_ids(flat, batch_size) if flat else np.empty(0, dtype=np.float32)
         bounds = np.cumsum([0] + [len(s) for s in encoded])

@@ -58,6 +58,7 @@ class ProRankRanker:
         batch_size: int = 16,
         max_length: int = 1024,
         dtype: str = "auto",
+        fast: str | None = None,
         trust_remote_code: bool = False,
         model_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -77,6 +78,8 @@ class ProRankRanker:
         :param batch_size: pairs per forward pass.
         :param max_length: tokens per (query, document) prompt; documents are truncated, the prompt's end never.
         :param dtype: ``auto`` (bf16 where the hardware has it), ``bf16``, ``fp16`` or ``fp32``.
+        :param fast: engine speed modes, e.g. ``"prefix"`` (same scores, shared query prefix computed once) or
+            ``"prefix,int8"`` (CPU, slightly different scores); ``None`` is exact mode.
         :param trust_remote_code: allow custom model code from the hub (off: only verified architectures).
         :param model_kwargs: extra keyword arguments for ``AutoModelForCausalLM.from_pretrained``.
         :raises ValueError: if ``top_k`` is not positive.
@@ -97,6 +100,7 @@ class ProRankRanker:
         self.batch_size = batch_size
         self.max_length = max_length
         self.dtype = dtype
+        self.fast = fast
         self.trust_remote_code = trust_remote_code
         self.model_kwargs = model_kwargs
         self._scorer: ProRankScorer | None = None
@@ -109,7 +113,7 @@ class ProRankRanker:
         if self._scorer is None:
             self._scorer = shared_scorer(
                 self.model, adapter=self.adapter, device=self.device.to_torch_str(), dtype=self.dtype,
-                max_length=self.max_length,
+                max_length=self.max_length, fast=self.fast,
                 token=self.token.resolve_value() if self.token else None,
                 trust_remote_code=self.trust_remote_code, model_kwargs=self.model_kwargs,
             )
@@ -122,7 +126,7 @@ class ProRankRanker:
             query_prefix=self.query_prefix, document_prefix=self.document_prefix,
             meta_fields_to_embed=self.meta_fields_to_embed, embedding_separator=self.embedding_separator,
             batch_size=self.batch_size, max_length=self.max_length, dtype=self.dtype,
-            trust_remote_code=self.trust_remote_code, model_kwargs=self.model_kwargs,
+            fast=self.fast, trust_remote_code=self.trust_remote_code, model_kwargs=self.model_kwargs,
         )
 
     @classmethod

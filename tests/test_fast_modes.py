@@ -1,0 +1,55 @@
+"""Engine speed modes on the tiny model: prefix reuse gives the exact scores; int8 is close; bad modes are refused."""
+
+import numpy as np
+import pytest
+
+from prorank_integrations.engine.scorer import ProRankScorer, common_prefix_length, parse_fast
+from tests.test_engine import DOCS, QUERY, naive_scores
+
+
+@pytest.fixture(scope="module")
+def exact(tiny_model_dir):
+    return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4, cache_size=0)
+
+
+@pytest.fixture(scope="module")
+def prefix(tiny_model_dir):
+    return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4, cache_size=0,
+                         fast="prefix")
+
+
+def test_prefix_mode_equals_the_naive_reference(prefix):
+    scores = prefix.score(QUERY, DOCS)
+    ref = naive_scores(prefix, QUERY, DOCS)
+    np.testing.assert_allclose(scores, ref, atol=1e-4, rtol=0)
+    assert list(np.argsort(-scores, kind="stable")) == list(np.argsort(-ref, kind="stable"))
+
+
+def test_prefix_mode_score_many_and_batch_sizes(prefix, exact):
+    many = prefix.score_many([(QUERY, DOCS[:4]), ("a dog", DOCS[2:]), ("none", [])])
+    np.testing.assert_allclose(many[0], exact.score(QUERY, DOCS[:4]), atol=1e-4)
+    np.testing.assert_allclose(many[1], exact.score("a dog", DOCS[2:]), atol=1e-4)
+    assert many[2].shape == (0,)
+    np.testing.assert_allclose(prefix.score(QUERY, DOCS, batch_size=6), exact.score(QUERY, DOCS), atol=1e-4)
+
+
+def test_prefix_covers_chat_prefix_and_query(prefix):
+    seqs = prefix.encode(QUERY, DOCS[:2])
+    shared = common_prefix_length(seqs)
+    assert shared >= len(prefix.prompt.query_ids(QUERY))
+    assert common_prefix_length([[1, 2, 3], [1, 2, 4], [1, 9]]) == 1
+    assert common_prefix_length([[1, 2], [1, 2, 3]]) == 2
+
+
+def test_int8_mode_is_close_to_exact_and_keeps_every_document(tiny_model_dir, exact):
+    int8 = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, cache_size=0, fast="prefix,int8")
+    assert int8.fast == ("prefix", "int8")
+    scores, ref = int8.score(QUERY, DOCS), exact.score(QUERY, DOCS)
+    assert scores.shape == ref.shape and np.isfinite(scores).all()
+    assert np.corrcoef(scores, ref)[0, 1] > 0.9
+
+
+def test_unknown_fast_mode_is_refused():
+    assert parse_fast(None) == () and parse_fast("") == () and parse_fast(["int8", "prefix"]) == ("prefix", "int8")
+    with pytest.raises(ValueError, match="unknown fast mode"):
+        parse_fast("turbo")
