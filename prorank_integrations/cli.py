@@ -153,7 +153,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_bench_speed(args: argparse.Namespace) -> int:
     from prorank_integrations.bench.datasets import resolve_dataset
     from prorank_integrations.bench.first_stage import BM25Retriever
-    from prorank_integrations.bench.speed import run_speed, scaling_curves
+    from prorank_integrations.bench.speed import cache_session, fast_engine, run_speed, scaling_curves
     from prorank_integrations.engine.scorer import ProRankScorer
 
     data = resolve_dataset(args.data)
@@ -163,9 +163,12 @@ def _cmd_bench_speed(args: argparse.Namespace) -> int:
     engine = ProRankScorer(args.model, max_length=args.max_length, dtype=args.dtype, batch_size=args.batch_size)
     peers = () if args.peers == "none" else tuple(args.peers.split(","))
     run_speed(engine, args.model_path or args.model, items, args.out, repeats=args.repeats, peers=peers,
-              batch_size=args.batch_size)
+              fast_modes=tuple(args.fast or ()), batch_size=args.batch_size, memory=args.memory)
+    if args.cache_requests:
+        cache_session(engine, items, args.cache_requests, seed=args.seed, out=args.out)
     if args.curves:
-        scaling_curves(engine, [t for _, texts in items for t in texts], items[0][0], args.out)
+        timed = fast_engine(engine, args.model, args.curves_fast, args.batch_size) if args.curves_fast else engine
+        scaling_curves(timed, [t for _, texts in items for t in texts], items[0][0], args.out)
     print(Path(args.out, "table.md").read_text())
     return 0
 
@@ -269,7 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--batch-size", type=int, default=16)
     speed.add_argument("--repeats", type=int, default=3)
     speed.add_argument("--peers", default="naive,sentence-transformers,mxbai-rerank", help="comma list, or none")
+    speed.add_argument("--fast", action="append", help="engine speed mode row, e.g. prefix or prefix,int8 "
+                       "(repeatable)")
+    speed.add_argument("--memory", action="store_true", help="peak RSS of a fresh scoring process per engine row")
+    speed.add_argument("--cache-requests", type=int, default=0,
+                       help="also time a session of N requests with repeated questions, with and without score cache")
     speed.add_argument("--curves", action="store_true", help="also time vs documents and vs document length")
+    speed.add_argument("--curves-fast", help="speed mode of the engine timed for the curves (default exact)")
     speed.add_argument("--out", required=True)
     speed.set_defaults(func=_cmd_bench_speed)
     rag = bench_sub.add_parser("rag", help="RAG answer quality (RAGAS) through Haystack and LlamaIndex pipelines")

@@ -2,16 +2,21 @@
 
 import json
 
-from prorank_integrations.bench.speed import run_speed, scaling_curves
+from prorank_integrations.bench.speed import cache_session, run_speed, scaling_curves
 from prorank_integrations.engine.scorer import ProRankScorer
 
 
 def test_speed_report_and_scaling(tiny_model_dir, tmp_path):
     engine = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512)
     items = [("capital of france", ["Paris is the capital.", "dog", "France " * 50]), ("fox", ["the fox", ""])]
-    summary = run_speed(engine, tiny_model_dir, items, tmp_path, repeats=2, peers=("naive", "mxbai-rerank"))
-    rows = summary["rerankers"]
-    assert set(rows) == {"exact", "naive"} and "mxbai-rerank" in summary["unavailable"]
+    summary = run_speed(engine, tiny_model_dir, items, tmp_path, repeats=2, peers=("naive", "mxbai-rerank"),
+                        fast_modes=("prefix", "prefix,int8"), memory=True)
+    rows = summary["results"]
+    assert set(rows) == {"exact", "naive", "fast-prefix", "fast-prefix+int8"}
+    assert "mxbai-rerank" in summary["unavailable"]
+    assert rows["fast-prefix"]["max_abs_diff_vs_naive"] < 1e-4 and rows["fast-prefix"]["rankings_identical_to_naive"]
+    assert set(summary["engine_peak_rss_mb"]) == {"exact", "fast-prefix", "fast-prefix+int8"}
+    assert all(100 < mb < 4000 for mb in summary["engine_peak_rss_mb"].values())
     assert rows["exact"]["max_abs_diff_vs_naive"] < 1e-4 and rows["exact"]["rankings_identical_to_naive"] == 2
     assert summary["pairs"] == 5 and len(rows["exact"]["seconds_all"]) == 2
     assert json.loads((tmp_path / "summary.json").read_text())["rerankers"]["exact"]["pairs_per_s"] > 0
@@ -19,3 +24,13 @@ def test_speed_report_and_scaling(tiny_model_dir, tmp_path):
     curves = scaling_curves(engine, ["Paris is the capital of France.", "The lazy dog."], "q", tmp_path,
                             counts=(2, 4), lengths=(16, 32), docs_per_length=2)
     assert set(curves["seconds_by_documents"]) == {2, 4} and (tmp_path / "scaling.png").exists()
+
+
+def test_score_cache_session_counts_repeats(tiny_model_dir, tmp_path):
+    engine = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, cache_size=7)
+    items = [(f"question {i}", [f"doc {i} {j}" for j in range(3)]) for i in range(4)]
+    result = cache_session(engine, items, requests=10, seed=1, out=tmp_path)
+    distinct = result["distinct_questions"]
+    assert result["without_cache"]["misses"] == 30 and result["without_cache"]["hits"] == 0
+    assert result["with_cache"]["misses"] == 3 * distinct and result["with_cache"]["hits"] == 30 - 3 * distinct
+    assert engine.cache.size == 7 and (tmp_path / "score_cache.json").exists()
