@@ -121,8 +121,13 @@ def _cmd_bench_rag(args: argparse.Namespace) -> int:
     from prorank_integrations.bench.rerankers import RerankerSpec
 
     specs = [RerankerSpec.parse(s) for s in args.reranker]
+    judge = None
+    if args.judge:
+        from prorank_integrations.bench.judge import make_judge
+
+        judge = make_judge(args.judge)
     run_rag(resolve_dataset(args.data), specs, make_generator(args.generator), args.out, queries=args.queries,
-            seed=args.seed, depth=args.depth, k=args.k, frameworks=tuple(args.framework or FRAMEWORKS))
+            seed=args.seed, depth=args.depth, k=args.k, frameworks=tuple(args.framework or FRAMEWORKS), judge=judge)
     print(Path(args.out, "table.md").read_text())
     return 0
 
@@ -287,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     rag.add_argument("--generator", default="local:qwen2.5-coder-0.5b-instruct",
                      help="local:MODEL (transformers) or openai:MODEL@URL (any OpenAI-compatible endpoint)")
     rag.add_argument("--out", required=True)
+    rag.add_argument("--judge", help="judge LLM for Faithfulness, LLMContextPrecisionWithReference and "
+                     "ResponseRelevancy: local:MODEL or openai:MODEL@URL (none: judge-free metrics only)")
     rag.add_argument("--queries", type=int, default=100)
     rag.add_argument("--seed", type=int, default=0)
     rag.add_argument("--depth", type=int, default=20, help="BM25 candidates per question")

@@ -4,15 +4,18 @@ query engine, for several rerankers.
 Haystack:   InMemoryBM25Retriever -> ranker (ProRankRanker for prorank specs) -> RAG prompt -> chat generator
 LlamaIndex: BM25Retriever -> node postprocessor (ProRankRerank for prorank specs) -> response synthesis (same LLM)
 
-Metrics need no judge LLM: RAGAS ``NonLLMContextPrecisionWithReference``, ``NonLLMContextRecall``, the id-based
+Without a judge LLM: RAGAS ``NonLLMContextPrecisionWithReference``, ``NonLLMContextRecall``, the id-based
 context precision/recall against the gold paragraph, and ``ExactMatch``, ``StringPresence``, ``RougeScore``,
-``NonLLMStringSimilarity`` of the answer against each gold answer (best over the gold answers). Per-question rows
-are appended to ``<out>/<framework>/<label>.jsonl``, so an interrupted run resumes.
+``NonLLMStringSimilarity`` of the answer against each gold answer (best over the gold answers). With a judge (see
+:mod:`prorank_integrations.bench.judge`) also ``Faithfulness``, ``LLMContextPrecisionWithReference`` and
+``ResponseRelevancy``; rows answered before a judge was given get its scores on the next run, without answering
+again. Per-question rows are kept in ``<out>/<framework>/<label>.jsonl``, so an interrupted run resumes.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -59,19 +62,58 @@ def ragas_scores(question: str, answer: str, context_ids: list[str], contexts: l
     return out
 
 
+def _judge_missing(dataset: BeirDataset, rows: dict[str, dict], judge: Any, path: Path, progress: bool) -> None:
+    """Add the judge's metrics to stored rows that lack them (answers are not regenerated); rewrites ``path``."""
+    from prorank_integrations.bench.judge import JUDGE_METRICS
+
+    todo = [q for q, r in rows.items() if any(m not in r for m in JUDGE_METRICS)]
+    for qid in tqdm(todo, desc=f"judge {path.parent.name}/{path.stem}", unit="q", disable=not progress or not todo):
+        row = rows[qid]
+        gold = dataset.answers.get(qid) or [""]
+        row.update(judge.score(dataset.queries[qid], row["answer"],
+                               [dataset.doc_text(d) for d in row["context_ids"]], gold[0]))
+        row["judge"] = judge.name
+    if todo:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows.values()))
+        tmp.replace(path)
+
+
+def _means(rows: list[dict], metrics: tuple[str, ...]) -> tuple[dict[str, float], dict[str, int]]:
+    """Mean of each metric over the rows where it is a number; NaN (unusable judge answers) counted apart."""
+    means, failures = {}, {}
+    for m in metrics:
+        values = [r[m] for r in rows if m in r]
+        if not values:
+            continue
+        usable = [v for v in values if v == v]
+        means[m] = float(np.mean(usable)) if usable else float("nan")
+        if len(usable) < len(values):
+            failures[m] = len(values) - len(usable)
+    return means, failures
+
+
 def run_rag(dataset: BeirDataset, specs: list[RerankerSpec], generator: Generator, out: str | Path, *,
             queries: int = 100, seed: int = 0, depth: int = 20, k: int = 3,
-            frameworks: tuple[str, ...] = FRAMEWORKS, progress: bool = True) -> dict:
-    """Answer sampled questions through each framework x reranker; RAGAS metrics; resumable; writes the report."""
+            frameworks: tuple[str, ...] = FRAMEWORKS, judge: Any = None, progress: bool = True) -> dict:
+    """Answer sampled questions through each framework x reranker; RAGAS metrics (judge metrics when a
+    :class:`~prorank_integrations.bench.judge.Judge` is given); resumable; writes the report."""
+    from prorank_integrations.bench.judge import JUDGE_METRICS
+
     out = Path(out)
     qids = dataset.sample_queries(queries, seed)
-    summary: dict[str, Any] = {"dataset": dataset.name, "queries": len(qids), "seed": seed, "depth": depth, "k": k,
-                               "generator": generator.name, "environment": environment(), "results": {}}
+    env = environment()
+    summary: dict[str, Any] = {"dataset": dataset.name, "n_queries": len(qids), "queries": len(qids), "seed": seed,
+                               "first_stage": "bm25", "candidates": depth, "depth": depth, "k": k,
+                               "generator": generator.name, "judge": judge.name if judge else None,
+                               "command": " ".join(sys.argv), "versions": env["versions"], "environment": env,
+                               "results": {}}
     for framework in frameworks:
         for spec in specs:
             path = out / framework / f"{spec.label}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
-            done = {json.loads(x)["qid"]: json.loads(x) for x in path.read_text().splitlines()} if path.exists() else {}
+            lines = path.read_text().splitlines() if path.exists() else []
+            done = {row["qid"]: row for row in map(json.loads, lines)}
             todo = [q for q in qids if q not in done]
             if todo:
                 if framework == "haystack":
@@ -91,10 +133,13 @@ def run_rag(dataset: BeirDataset, specs: list[RerankerSpec], generator: Generato
                         f.write(json.dumps(row) + "\n")
                         f.flush()
                         done[qid] = row
+            if judge is not None:
+                _judge_missing(dataset, done, judge, path, progress)
             rows = [done[q] for q in qids]
+            means, failures = _means(rows, CONTEXT_METRICS + ANSWER_METRICS + JUDGE_METRICS)
             summary["results"].setdefault(framework, {})[spec.label] = {
                 "spec": spec.text, "seconds_per_question": float(np.mean([r["seconds"] for r in rows])),
-                **{m: float(np.mean([r[m] for r in rows])) for m in CONTEXT_METRICS + ANSWER_METRICS}}
+                "ragas": means, "judge_failures": failures}
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _write_rag_report(summary, out)
@@ -102,14 +147,24 @@ def run_rag(dataset: BeirDataset, specs: list[RerankerSpec], generator: Generato
 
 
 def _write_rag_report(summary: dict, out: Path) -> None:
-    cols = ("id_based_context_recall", "non_llm_context_precision_with_reference", "exact_match", "string_present",
-            "rouge_score", "non_llm_string_similarity", "seconds_per_question")
+    from prorank_integrations.bench.judge import JUDGE_METRICS
+
+    cols = ["id_based_context_recall", "non_llm_context_precision_with_reference", "exact_match", "string_present",
+            "rouge_score", "non_llm_string_similarity"]
+    cols += [m for m in JUDGE_METRICS if any(m in r["ragas"] for rows in summary["results"].values()
+                                             for r in rows.values())]
     lines = [f"{summary['dataset']}: {summary['queries']} questions (seed {summary['seed']}), BM25 top-"
-             f"{summary['depth']} -> reranker -> top-{summary['k']} contexts -> {summary['generator']}\n",
-             "| framework | reranker | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+             f"{summary['depth']} -> reranker -> top-{summary['k']} contexts -> {summary['generator']}"
+             + (f", judge {summary['judge']}" if summary["judge"] else "") + "\n",
+             "| framework | reranker | " + " | ".join(cols) + " | s/question |", "|---|---|" + "---|" * (len(cols) + 1)]
     for framework, rows in summary["results"].items():
         for label, r in rows.items():
-            lines.append(f"| {framework} | {label} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
+            cells = [f"{r['ragas'][c]:.3f}" if c in r["ragas"] else "-" for c in cols]
+            lines.append(f"| {framework} | {label} | " + " | ".join(cells) + f" | {r['seconds_per_question']:.1f} |")
+    failures = {f"{fw}/{label}": r["judge_failures"] for fw, rows in summary["results"].items()
+                for label, r in rows.items() if r["judge_failures"]}
+    if failures:
+        lines.append(f"\nJudge answers RAGAS could not use (NaN, left out of the means): {failures}")
     (out / "table.md").write_text("\n".join(lines) + "\n")
     import matplotlib
 
@@ -119,8 +174,9 @@ def _write_rag_report(summary: dict, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for framework, rows in summary["results"].items():
         for label, r in rows.items():
-            ax.scatter(r["seconds_per_question"], r["string_present"], marker="o" if framework == "haystack" else "s")
-            ax.annotate(f"{label} ({framework})", (r["seconds_per_question"], r["string_present"]),
+            y = r["ragas"]["string_present"]
+            ax.scatter(r["seconds_per_question"], y, marker="o" if framework == "haystack" else "s")
+            ax.annotate(f"{label} ({framework})", (r["seconds_per_question"], y),
                         textcoords="offset points", xytext=(5, 4), fontsize=7)
     ax.set_xlabel("seconds per question (retrieve + rerank + generate, this machine)")
     ax.set_ylabel("answer StringPresence (RAGAS)")
