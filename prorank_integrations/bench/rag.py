@@ -27,6 +27,7 @@ from prorank_integrations.bench.data import BeirDataset
 from prorank_integrations.bench.generation import Generator
 from prorank_integrations.bench.rerankers import RerankerSpec
 from prorank_integrations.bench.retrieval import environment
+from prorank_integrations.engine.scorer import clear_shared_caches
 
 CONTEXT_METRICS = ("non_llm_context_precision_with_reference", "non_llm_context_recall",
                    "id_based_context_precision", "id_based_context_recall")
@@ -116,6 +117,7 @@ def run_rag(dataset: BeirDataset, specs: list[RerankerSpec], generator: Generato
             done = {row["qid"]: row for row in map(json.loads, lines)}
             todo = [q for q in qids if q not in done]
             if todo:
+                clear_shared_caches()  # each run's latency from a cold score cache, as a fresh session would see
                 if framework == "haystack":
                     from prorank_integrations.bench.rag_haystack import HaystackRag as Rag
                 else:

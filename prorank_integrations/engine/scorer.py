@@ -111,17 +111,22 @@ def relevance_scores_shared_prefix(model: Any, sequences: Sequence[Sequence[int]
     lm = _causal_lm(model)
     decoder = lm.get_decoder()
     prefix = torch.tensor([list(sequences[0][:prefix_length])], dtype=torch.long, device=device)
-    cache = decoder(input_ids=prefix, use_cache=True).past_key_values
-    for layer in cache.layers:
-        layer.batch_repeat_interleave(len(sequences))
+    first = decoder(input_ids=prefix, use_cache=True)
+    cache = first.cache if getattr(first, "cache", None) is not None else first.past_key_values
+    if hasattr(cache, "layers"):  # transformers >= 4.56 caches are per layer
+        for layer in cache.layers:
+            layer.batch_repeat_interleave(len(sequences))
+    else:
+        cache.batch_repeat_interleave(len(sequences))
     suffixes = [list(s[prefix_length:]) for s in sequences]
     width = max(len(s) for s in suffixes)
     ids = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, suffix in enumerate(suffixes):
         ids[row, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
     positions = torch.arange(prefix_length, prefix_length + width, device=device).expand(len(sequences), -1)
-    hidden = decoder(input_ids=ids.to(device), past_key_values=cache, position_ids=positions,
-                     use_cache=True).last_hidden_state
+    cache_arg = "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+    hidden = decoder(input_ids=ids.to(device), position_ids=positions, use_cache=True,
+                     **{cache_arg: cache}).last_hidden_state
     last = torch.tensor([len(s) - 1 for s in suffixes], device=device)
     return _head_difference(lm, hidden[torch.arange(len(sequences), device=device), last], token_ids)
 
@@ -258,9 +263,11 @@ class ProRankScorer:
     ``adapter`` an optional peft adapter folder. Safe to share between threads: forward passes are serialised.
 
     ``fast`` turns on speed modes (exact mode when empty): ``"prefix"`` computes the prompt prefix a query's
-    documents share (chat prefix, query) once per batch instead of once per document, the same scores up to
-    floating-point rounding; ``"int8"`` runs the decoder's linear layers in dynamic int8 (CPU), which changes the
-    scores slightly. ``benchmarks/results/speed`` has what each costs and gains.
+    documents share (chat prefix, query) once per batch instead of once per document: the same function, equal
+    in fp32 (tested to 1e-4), while in bf16 the other order of computation rounds differently (the speed benchmark
+    reports the largest difference), so it is off by default; ``"int8"`` runs the decoder's linear layers in
+    dynamic int8 (CPU), which changes the scores slightly. ``benchmarks/results/speed`` has what each costs and
+    gains.
     """
 
     def __init__(
@@ -438,3 +445,10 @@ def shared_scorer(model: str = models.DEFAULT_MODEL, **options: Any) -> ProRankS
         if key not in _SHARED:
             _SHARED[key] = ProRankScorer(model, **options)
         return _SHARED[key]
+
+
+def clear_shared_caches() -> None:
+    """Empty the score caches of the shared engines (benchmarks timing each run from a cold cache)."""
+    with _SHARED_LOCK:
+        for scorer in _SHARED.values():
+            scorer.cache = ScoreCache(scorer.cache.size)
