@@ -173,7 +173,8 @@ def _cmd_bench_speed(args: argparse.Namespace) -> int:
         cache_session(engine, items, args.cache_requests, seed=args.seed, out=args.out)
     if args.curves:
         timed = fast_engine(engine, args.model, args.curves_fast, args.batch_size) if args.curves_fast else engine
-        scaling_curves(timed, [t for _, texts in items for t in texts], items[0][0], args.out)
+        scaling_curves(timed, [t for _, texts in items for t in texts], items[0][0], args.out,
+                       counts=tuple(int(n) for n in args.curve_counts.split(",")))
     print(Path(args.out, "table.md").read_text())
     return 0
 
@@ -284,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also time a session of N requests with repeated questions, with and without score cache")
     speed.add_argument("--curves", action="store_true", help="also time vs documents and vs document length")
     speed.add_argument("--curves-fast", help="speed mode of the engine timed for the curves (default exact)")
+    speed.add_argument("--curve-counts", default="10,30,100,300,1000", help="documents per query for the curve")
     speed.add_argument("--out", required=True)
     speed.set_defaults(func=_cmd_bench_speed)
     rag = bench_sub.add_parser("rag", help="RAG answer quality (RAGAS) through Haystack and LlamaIndex pipelines")

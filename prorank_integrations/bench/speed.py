@@ -56,6 +56,9 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> bool:
     return list(np.argsort(-a, kind="stable")) == list(np.argsort(-b, kind="stable"))
 
 
+MEMORY_PROBE_QUERIES = 2
+
+
 def fast_label(mode: str) -> str:
     """``"prefix,int8"`` -> ``"fast-prefix+int8"``: the results label of a speed mode."""
     return "fast-" + "+".join(m.strip() for m in mode.split(","))
@@ -166,14 +169,13 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
                "benchmark_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                "command": " ".join(sys.argv), "versions": env["versions"], "environment": env,
                "unavailable": errors, "results": rows, "rerankers": rows}
-    if memory:
+    if memory:  # the first queries' pairs fill full batches: the peak does not grow with more of them
+        probe = items[:MEMORY_PROBE_QUERIES]
+        summary["memory_probe_pairs"] = sum(len(t) for _, t in probe)
         summary["engine_peak_rss_mb"] = {
-            "exact": peak_rss_mb(model_path, items, adapter=engine.adapter, dtype=_dtype_name(engine.dtype),
-                                 max_length=engine.max_length, batch_size=batch_size)}
-        for mode in fast_modes:
-            summary["engine_peak_rss_mb"][fast_label(mode)] = peak_rss_mb(
-                model_path, items, adapter=engine.adapter, dtype=_dtype_name(engine.dtype),
-                max_length=engine.max_length, batch_size=batch_size, fast=mode)
+            label: peak_rss_mb(model_path, probe, adapter=engine.adapter, dtype=_dtype_name(engine.dtype),
+                               max_length=engine.max_length, batch_size=batch_size, fast=mode)
+            for label, mode in [("exact", None)] + [(fast_label(m), m) for m in fast_modes]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [f"{summary['model']} ({summary['dtype']}, max_length {summary['max_length']}): {pairs} pairs of "
              f"{len(items)} queries, median of {repeats}\n",
