@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The committed speed benchmark: the engine against its peers on the same weights (qwen2.5-coder-0.5b-instruct,
+# bf16), the same 200 BM25 top-20 pairs of 10 squadshifts-reddit questions, max_length 512, median of 3
+# alternating repeats; peak RSS of fresh scoring processes; the score cache on a session of 12 requests; scaling
+# curves. Needs an otherwise idle machine. Run from the repository root:
+#   bash benchmarks/run_speed.sh > runs/speed.log 2>&1
+set -euo pipefail
+PY="${PY:-.venv/bin/python}"
+export HF_HUB_OFFLINE=1
+# the authors' package, a peer only (not a project dependency); torch stays pinned
+$PY -m pip install -q "torch==2.13.0" "mxbai-rerank==0.1.6"
+$PY -m prorank_integrations models fetch qwen2.5-coder-0.5b-instruct --quiet
+$PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
+  --repeats 3 --fast prefix --fast prefix,int8 --memory --cache-requests 12 \
+  --curves --curve-counts 10,100,1000 --out benchmarks/results/speed
