@@ -1,0 +1,1 @@
+"""Reranker adapters trained by this project, shipped with the package and loadable by folder name."""
