@@ -55,8 +55,12 @@ def test_spec_language():
     assert (s.label, s.kind, s.model, s.options) == ("trained", "prorank", "base", {"adapter": "/a/b",
                                                                                     "max_length": "256"})
     assert RerankerSpec.parse("none").label == "none"
+    plus = RerankerSpec.parse("stage1+2=prorank:base+adapter=a/stage1+2")  # "+" in a label and in a path value
+    assert (plus.label, plus.model, plus.options) == ("stage1+2", "base", {"adapter": "a/stage1+2"})
+    unlabelled = RerankerSpec.parse("prorank:base+adapter=x+fast=prefix,int8")
+    assert unlabelled.label == "prorank:base+adapter=x+fast=prefix,int8" and unlabelled.options["fast"] == "prefix,int8"
     assert RerankerSpec.parse("bi-encoder:all-minilm-l6-v2").label == "bi-encoder:all-minilm-l6-v2"
-    for bad in ("magic:x", "prorank:", "prorank:m+adapter"):
+    for bad in ("magic:x", "prorank:", "prorank:m+adapter", "prorank:m+turbo=1"):
         with pytest.raises(ValueError):
             RerankerSpec.parse(bad)
 

@@ -10,8 +10,10 @@ A spec may carry a label: ``zero-shot-0.5b=prorank:qwen2.5-coder-0.5b-instruct``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -19,6 +21,7 @@ import numpy as np
 from prorank_integrations.engine import assets
 
 KINDS = ("none", "bi-encoder", "cross-encoder", "prorank")
+OPTIONS = ("adapter", "max_length", "batch_size", "fast")
 
 
 class Reranker(Protocol):
@@ -36,18 +39,16 @@ class RerankerSpec:
     @classmethod
     def parse(cls, text: str) -> RerankerSpec:
         label, sep, spec = text.partition("=")
-        if not sep or ":" in label or "+" in label:
+        if not sep or ":" in label:  # "prorank:M+adapter=P" has no label; "stage1+2=prorank:M" has one
             label, spec = text, text
         kind, _, rest = spec.partition(":")
         if kind not in KINDS:
             raise ValueError(f"unknown reranker kind {kind!r} in {text!r}; use {', '.join(KINDS)}")
-        model, *opts = rest.split("+") if rest else [""]
-        options = {}
-        for opt in opts:
-            key, eq, value = opt.partition("=")
-            if not eq:
-                raise ValueError(f"reranker option {opt!r} in {text!r} must be key=value")
-            options[key] = value
+        # "+" starts an option only before a known key, so paths may hold "+" (e.g. adapters/stage1+2)
+        parts = re.split(rf"\+(?=(?:{'|'.join(OPTIONS)})=)", rest) if rest else [""]
+        model, options = parts[0], dict(p.split("=", 1) for p in parts[1:])
+        if re.search(r"\+\w*(=|$)", model) and not Path(model).exists():
+            raise ValueError(f"unknown reranker option in {text!r}; options: {', '.join(OPTIONS)}")
         if kind != "none" and not model:
             raise ValueError(f"reranker {text!r} needs a model: {kind}:MODEL")
         return cls(label, kind, model, options, spec)
