@@ -2,7 +2,7 @@
 # The committed speed benchmark: the engine against its peers on the same weights (qwen2.5-coder-0.5b-instruct,
 # bf16), the same 200 BM25 top-20 pairs of 10 squadshifts-reddit questions, max_length 512, median of 3
 # alternating repeats; peak RSS of fresh scoring processes; the score cache on a session of 12 requests; scaling
-# curves. Needs an otherwise idle machine. Run from the repository root:
+# curves. Needs an otherwise idle machine (about an hour here). Run from the repository root:
 #   bash benchmarks/run_speed.sh > runs/speed.log 2>&1
 set -euo pipefail
 PY="${PY:-.venv/bin/python}"
@@ -11,5 +11,8 @@ export HF_HUB_OFFLINE=1
 $PY -m pip install -q "torch==2.13.0" "mxbai-rerank==0.1.6"
 $PY -m prorank_integrations models fetch qwen2.5-coder-0.5b-instruct --quiet
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
-  --repeats 3 --fast prefix --fast prefix,int8 --memory --cache-requests 12 \
-  --curves --curve-counts 10,100,1000 --out benchmarks/results/speed
+  --repeats 3 --fast prefix --fast prefix,int8 --memory --out benchmarks/results/speed
+# the score cache on a session of repeated questions, and the scaling curves (engine only)
+$PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
+  --repeats 1 --peers none --cache-requests 12 --curves --curve-counts 10,100,1000 \
+  --out benchmarks/results/speed/engine

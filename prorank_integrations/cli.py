@@ -167,12 +167,15 @@ def _cmd_bench_speed(args: argparse.Namespace) -> int:
     items = [(data.queries[q], [data.doc_text(d) for d, _ in row]) for q, row in zip(qids, hits)]
     engine = ProRankScorer(args.model, max_length=args.max_length, dtype=args.dtype, batch_size=args.batch_size)
     peers = () if args.peers == "none" else tuple(args.peers.split(","))
-    run_speed(engine, args.model_path or args.model, items, args.out, repeats=args.repeats, peers=peers,
+    from prorank_integrations.bench.rerankers import local_model_path
+
+    model_path = args.model_path or local_model_path(args.model)
+    run_speed(engine, model_path, items, args.out, repeats=args.repeats, peers=peers,
               fast_modes=tuple(args.fast or ()), batch_size=args.batch_size, memory=args.memory)
     if args.cache_requests:
         cache_session(engine, items, args.cache_requests, seed=args.seed, out=args.out)
     if args.curves:
-        timed = fast_engine(engine, args.model, args.curves_fast, args.batch_size) if args.curves_fast else engine
+        timed = fast_engine(engine, model_path, args.curves_fast, args.batch_size) if args.curves_fast else engine
         scaling_curves(timed, [t for _, texts in items for t in texts], items[0][0], args.out,
                        counts=tuple(int(n) for n in args.curve_counts.split(",")))
     print(Path(args.out, "table.md").read_text())

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from prorank_integrations.bench.data import load_beir, subset, write_beir
@@ -114,3 +115,14 @@ def test_dense_first_stage_with_the_local_minilm():
     assert all(len(row) == 10 and row[0][1] >= row[-1][1] for row in hits)
     found = sum(any(d in ds.qrels[q] for d, _ in row) for q, row in zip(qids, hits))
     assert found >= 25  # a real embedder finds most gold paragraphs among the 330 (chance: about 1 in 33 each)
+
+
+def test_st_causal_spec_gives_the_engines_scores(tiny_model_dir):
+    from prorank_integrations.bench.rerankers import build_reranker
+
+    ds = load_beir(SAMPLE_DIR)
+    q = sorted(ds.queries)[0]
+    texts = [ds.doc_text(d) for d in sorted(ds.corpus)[:5]]
+    st = build_reranker(RerankerSpec.parse(f"st=st-causal:{tiny_model_dir}+max_length=512"))
+    ours = build_reranker(RerankerSpec.parse(f"prorank:{tiny_model_dir}+max_length=512"))
+    np.testing.assert_allclose(st.score(ds.queries[q], texts), ours.score(ds.queries[q], texts), atol=1e-3)

@@ -22,7 +22,8 @@ DOCS = [
 
 @pytest.fixture(scope="module")
 def scorer(tiny_model_dir):
-    return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4, cache_size=0)
+    return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4, cache_size=0,
+                         padding=True)
 
 
 def naive_scores(scorer, query, docs):
@@ -176,3 +177,10 @@ def test_unusual_text_is_scored(scorer):
     fixed = scorer.score("q", ["bad \ufffd surrogate"])[0]
     assert scorer.score("q", ["bad \ud800 surrogate"])[0] == pytest.approx(fixed)
     assert np.isfinite(scorer.score("q\udfff", ["x"])).all()
+
+
+def test_cpu_default_pads_nothing_and_gives_the_same_scores(tiny_model_dir, scorer):
+    unpadded = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4, cache_size=0)
+    assert unpadded.padding is False and scorer.padding is True
+    np.testing.assert_allclose(unpadded.score(QUERY, DOCS), scorer.score(QUERY, DOCS), atol=1e-4)
+    assert plan_batches([5, 7, 5, 7, 6], 4, None, padding=False) == [[1, 3], [4], [0, 2]]

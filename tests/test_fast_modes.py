@@ -12,10 +12,10 @@ def exact(tiny_model_dir):
     return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4, cache_size=0)
 
 
-@pytest.fixture(scope="module")
-def prefix(tiny_model_dir):
+@pytest.fixture(scope="module", params=[False, True], ids=["one-by-one", "padded"])
+def prefix(tiny_model_dir, request):
     return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, batch_size=4, cache_size=0,
-                         fast="prefix")
+                         fast="prefix", padding=request.param)
 
 
 def test_prefix_mode_equals_the_naive_reference(prefix):

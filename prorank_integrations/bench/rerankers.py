@@ -4,6 +4,8 @@
     bi-encoder:MODEL                   cosine similarity, sentence-transformers (catalogue name, path or hub id)
     cross-encoder:MODEL                sentence-transformers CrossEncoder
     prorank:MODEL[+adapter=PATH][+max_length=N][+batch_size=N][+fast=MODE,...]   the project's engine (always)
+    st-causal:MODEL[+max_length=N][+batch_size=N]   the same score computed by sentence-transformers' CrossEncoder
+                                       as a causal-LM reranker (the peer of the speed benchmark)
 
 A spec may carry a label: ``zero-shot-0.5b=prorank:qwen2.5-coder-0.5b-instruct``.
 """
@@ -20,7 +22,7 @@ import numpy as np
 
 from prorank_integrations.engine import assets
 
-KINDS = ("none", "bi-encoder", "cross-encoder", "prorank")
+KINDS = ("none", "bi-encoder", "cross-encoder", "prorank", "st-causal")
 OPTIONS = ("adapter", "max_length", "batch_size", "fast")
 
 
@@ -109,6 +111,22 @@ class ProRankReranker:
         return self.engine.score(query, list(texts))
 
 
+class SentenceTransformersCausal:
+    """``st-causal``: the ProRank score computed by sentence-transformers (see
+    :class:`~prorank_integrations.bench.peers.SentenceTransformersPeer`), on the engine's token ids."""
+
+    def __init__(self, model: str, max_length: int = 512, batch_size: int = 16) -> None:
+        from prorank_integrations.bench.peers import SentenceTransformersPeer
+        from prorank_integrations.engine.scorer import ProRankScorer
+
+        path = local_model_path(model)
+        self.engine = ProRankScorer(path, max_length=max_length, cache_size=0)  # the prompt and its token ids
+        self.peer = SentenceTransformersPeer(path, self.engine, batch_size)
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        return self.peer.score(query, list(texts)) if len(texts) else np.empty(0, dtype=np.float32)
+
+
 def build_reranker(spec: RerankerSpec) -> Reranker:
     opts = spec.options
     if spec.kind == "none":
@@ -117,5 +135,7 @@ def build_reranker(spec: RerankerSpec) -> Reranker:
         return BiEncoder(spec.model)
     if spec.kind == "cross-encoder":
         return CrossEncoderReranker(spec.model, int(opts.get("max_length", 512)))
+    if spec.kind == "st-causal":
+        return SentenceTransformersCausal(spec.model, int(opts.get("max_length", 512)), int(opts.get("batch_size", 16)))
     return ProRankReranker(spec.model, adapter=opts.get("adapter"), max_length=int(opts.get("max_length", 512)),
                            batch_size=int(opts.get("batch_size", 16)), fast=opts.get("fast"))
