@@ -1,0 +1,65 @@
+"""The training ablation at a glance: nDCG@10 and MRR@10 per data set from the committed retrieval summaries, with
+each model's training cost read from its training log. Writes ``benchmarks/results/retrieval/ablation.md``.
+
+    python benchmarks/ablation_table.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results" / "retrieval"
+ADAPTERS = ROOT / "training" / "adapters"
+ROWS = ("bm25", "bi-encoder", "zero-shot-0.5b", "stage2-only", "stage1-only", "stage1+2", "zero-shot-1.5b",
+        "cross-encoder")
+SETS = ("squadshifts-reddit", "squadshifts-new-wiki")
+CROSS_ENCODER_LOG = ROOT / "results" / "training" / "cross-encoder" / "train_log.jsonl"
+
+
+def _log_hours(path: Path) -> float | None:
+    """Wall-clock hours from the first to the last line of a training log (2 CPU cores here)."""
+    if not path.exists():
+        return None
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    seconds = [r["seconds"] for r in rows if r.get("event") == "end" and "seconds" in r]
+    if seconds:
+        return seconds[-1] / 3600
+    times = [r["time"] for r in rows if "time" in r]
+    return (max(times) - min(times)) / 3600 if len(times) > 1 else None
+
+
+def training_hours() -> dict[str, float | None]:
+    stage1 = _log_hours(ADAPTERS / "stage1-only" / "train_log.jsonl")
+    stage12 = _log_hours(ADAPTERS / "stage1+2" / "train_log.jsonl")
+    return {"stage2-only": _log_hours(ADAPTERS / "stage2-only" / "train_log.jsonl"), "stage1-only": stage1,
+            "stage1+2": stage1 + stage12 if stage1 is not None and stage12 is not None else None,
+            "cross-encoder": _log_hours(CROSS_ENCODER_LOG)}
+
+
+def main() -> None:
+    hours = training_hours()
+    out = ["# Training ablation: BM25 top-20 reranking, SQuADShifts", ""]
+    for n in (200, 100):
+        paths = {s: RESULTS / f"{s}-{n}" / "summary.json" for s in SETS}
+        summaries = {s: json.loads(p.read_text()) for s, p in paths.items() if p.exists()}
+        if not summaries:
+            continue
+        out += [f"## {n} sampled questions per set (seed 0)" + (" (the first 100 of the 200)" if n == 100 else ""),
+                "", "| model | " + " | ".join(f"{s} nDCG@10 | {s} MRR@10" for s in summaries) +
+                " | training (h, 2 CPU cores) |", "|---|" + "---|---|" * len(summaries) + "---|"]
+        for row in ROWS:
+            cells = []
+            for summary in summaries.values():
+                r = summary["results"].get(row)
+                cells += [f"{r['ndcg@10']:.3f}", f"{r['mrr@10']:.3f}"] if r else ["not yet run", "not yet run"]
+            h = hours.get(row)
+            out.append(f"| {row} | " + " | ".join(cells) + f" | {f'{h:.2f}' if h is not None else '-'} |")
+        out.append("")
+    (RESULTS / "ablation.md").write_text("\n".join(out) + "\n")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
