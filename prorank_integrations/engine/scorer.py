@@ -253,7 +253,7 @@ def parse_fast(fast: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def quantize_int8(model: Any) -> Any:
     """Dynamic int8 quantisation of the decoder's linear layers (CPU only; weights int8, activations quantised per
-    batch). Changes the scores: the benchmark reports by how much."""
+    batch). Changes the scores, by a lot on the 0.5B model (the speed benchmark reports by how much)."""
     import warnings
 
     from torch.ao.quantization import quantize_dynamic
@@ -281,7 +281,8 @@ class ProRankScorer:
     documents share (chat prefix, query) once per batch instead of once per document: the same function, equal
     in fp32 (tested to 1e-4), while in bf16 the other order of computation rounds differently (the speed benchmark
     reports the largest difference), so it is off by default; ``"int8"`` runs the decoder's linear layers in
-    dynamic int8 (CPU), which changes the scores slightly. ``benchmarks/results/speed`` has what each costs and
+    dynamic int8 (CPU): faster, but on qwen2.5-coder-0.5b it moved scores by up to 2.7 and needed 4.6 GB (the
+    model is made fp32 first), so treat it as experimental. ``benchmarks/results/speed`` has what each costs and
     gains.
     """
 
