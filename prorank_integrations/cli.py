@@ -158,6 +158,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_bench_speed(args: argparse.Namespace) -> int:
     from prorank_integrations.bench.datasets import resolve_dataset
     from prorank_integrations.bench.first_stage import BM25Retriever
+    from prorank_integrations.bench.rerankers import local_model_path
     from prorank_integrations.bench.speed import cache_session, fast_engine, run_speed, scaling_curves
     from prorank_integrations.engine.scorer import ProRankScorer
 
@@ -167,8 +168,6 @@ def _cmd_bench_speed(args: argparse.Namespace) -> int:
     items = [(data.queries[q], [data.doc_text(d) for d, _ in row]) for q, row in zip(qids, hits)]
     engine = ProRankScorer(args.model, max_length=args.max_length, dtype=args.dtype, batch_size=args.batch_size)
     peers = () if args.peers == "none" else tuple(args.peers.split(","))
-    from prorank_integrations.bench.rerankers import local_model_path
-
     model_path = args.model_path or local_model_path(args.model)
     run_speed(engine, model_path, items, args.out, repeats=args.repeats, peers=peers,
               fast_modes=tuple(args.fast or ()), batch_size=args.batch_size, memory=args.memory)

@@ -29,7 +29,7 @@ import torch
 
 from prorank_integrations.bench.retrieval import environment
 from prorank_integrations.engine.prompt import ProRankPrompt
-from prorank_integrations.engine.scorer import ProRankScorer
+from prorank_integrations.engine.scorer import ProRankScorer, ScoreCache, parse_fast
 
 
 def non_embedding_parameters(model: Any) -> int:
@@ -61,7 +61,7 @@ MEMORY_PROBE_QUERIES = 2
 
 def fast_label(mode: str) -> str:
     """``"prefix,int8"`` -> ``"fast-prefix+int8"``: the results label of a speed mode."""
-    return "fast-" + "+".join(m.strip() for m in mode.split(","))
+    return "fast-" + "+".join(parse_fast(mode))
 
 
 def fast_engine(engine: ProRankScorer, model_path: str, mode: str, batch_size: int) -> ProRankScorer:
@@ -73,7 +73,7 @@ def fast_engine(engine: ProRankScorer, model_path: str, mode: str, batch_size: i
                                     batch_size=batch_size, fast=mode)
 
 
-def _probe_rss(model: str, adapter: str | None, dtype: str, max_length: int, batch_size: int, fast: str | None,
+def _probe_rss(model: str, adapter: str | None, dtype: torch.dtype, max_length: int, batch_size: int, fast: str | None,
                items: list[tuple[str, list[str]]]) -> float:
     engine = ProRankScorer(model, adapter=adapter, dtype=dtype, max_length=max_length, batch_size=batch_size,
                            cache_size=0, fast=fast)
@@ -94,7 +94,8 @@ def _peak_rss_of_this_process() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
-def peak_rss_mb(model: str, items: list[tuple[str, list[str]]], *, adapter: str | None = None, dtype: str = "auto",
+def peak_rss_mb(model: str, items: list[tuple[str, list[str]]], *, adapter: str | None = None,
+                dtype: str | torch.dtype = "auto",
                 max_length: int = 512, batch_size: int = 16, fast: str | None = None) -> float:
     """Peak RSS (MB) of a fresh process that loads the engine and scores ``items``: what a user's process costs."""
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
@@ -109,15 +110,15 @@ def cache_session(engine: ProRankScorer, items: list[tuple[str, list[str]]], req
     rng = random.Random(seed)
     stream = rng.choices(range(len(items)), weights=[1 / (r + 1) for r in range(len(items))], k=requests)
     result = {"requests": requests, "distinct_questions": len(set(stream)), "seed": seed}
-    size = engine.cache.size
+    kept = engine.cache
     for label, cache_size in (("without_cache", 0), ("with_cache", 4096)):
-        engine.cache.__init__(cache_size)
+        engine.cache = ScoreCache(cache_size)
         start = time.perf_counter()
         for i in stream:
             engine.score(*items[i])
         result[label] = {"seconds": time.perf_counter() - start, "hits": engine.cache.hits,
                          "misses": engine.cache.misses if cache_size else sum(len(items[i][1]) for i in stream)}
-    engine.cache.__init__(size)
+    engine.cache = kept
     result["speedup"] = result["without_cache"]["seconds"] / result["with_cache"]["seconds"]
     if out is not None:
         (Path(out) / "score_cache.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -188,7 +189,7 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
         probe = items[:MEMORY_PROBE_QUERIES]
         summary["memory_probe_pairs"] = sum(len(t) for _, t in probe)
         summary["engine_peak_rss_mb"] = {
-            label: peak_rss_mb(model_path, probe, adapter=engine.adapter, dtype=_dtype_name(engine.dtype),
+            label: peak_rss_mb(model_path, probe, adapter=engine.adapter, dtype=engine.dtype,
                                max_length=engine.max_length, batch_size=batch_size, fast=mode)
             for label, mode in [("exact", None)] + [(fast_label(m), m) for m in fast_modes]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -210,10 +211,6 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
         lines.append(f"\nPeak RSS of a process scoring these pairs with `{name}`: {mb:.0f} MB")
     (out / "table.md").write_text("\n".join(lines) + "\n")
     return summary
-
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "fp32"}[dtype]
 
 
 def scaling_curves(engine: ProRankScorer, texts: list[str], query: str, out: str | Path, *,

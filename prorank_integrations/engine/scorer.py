@@ -274,8 +274,8 @@ class ProRankScorer:
     ``adapter`` an optional peft adapter folder. Safe to share between threads: forward passes are serialised.
 
     ``padding`` (default: on accelerators only): batch sequences of different lengths by left padding. On a CPU
-    padding costs more than batching gains (measured: one 0.5B pair at a time 1.64 pairs/s, length-sorted padded
-    batches of 16 1.03), so there batches hold only sequences of equal length and nothing is padded.
+    padding costs more than batching gains (``benchmarks/results/speed``: 0.98 pairs/s with padded batches of 16,
+    1.41 without), so there batches hold only sequences of equal length and nothing is padded.
 
     ``fast`` turns on speed modes (exact mode when empty): ``"prefix"`` computes the prompt prefix a query's
     documents share (chat prefix, query) once per batch instead of once per document: the same function, equal
@@ -371,11 +371,11 @@ class ProRankScorer:
         cache; only the others are run through the model."""
         out = np.empty(len(sequences), dtype=np.float32)
         todo = self.cache.fill(sequences, out)
-        lengths = [len(sequences[i]) for i in todo]
         if "prefix" in self.fast and not self.padding:  # one group per call: the shared prefix is computed once
             batches = [list(range(i, min(i + PREFIX_GROUP, len(todo)))) for i in range(0, len(todo), PREFIX_GROUP)]
         else:
-            batches = plan_batches(lengths, batch_size or self.batch_size, self.max_batch_tokens, self.padding)
+            batches = plan_batches([len(sequences[i]) for i in todo], batch_size or self.batch_size,
+                                   self.max_batch_tokens, self.padding)
         iterator = batches
         if self.show_progress and len(batches) > 1:
             from tqdm.auto import tqdm
