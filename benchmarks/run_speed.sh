@@ -2,7 +2,8 @@
 # The committed speed benchmark: the engine against its peers on the same weights (qwen2.5-coder-0.5b-instruct,
 # bf16), the same 200 BM25 top-20 pairs of 10 squadshifts-reddit questions, max_length 512, median of 3
 # alternating repeats; peak RSS of fresh scoring processes; the score cache on a session of 12 requests; scaling
-# curves. Needs an otherwise idle machine (about an hour here). Run from the repository root:
+# curves; ranking agreement with an fp32 reference. Needs an otherwise idle machine (over an hour here). Run from
+# the repository root:
 #   bash benchmarks/run_speed.sh > runs/speed.log 2>&1
 set -euo pipefail
 PY="${PY:-.venv/bin/python}"
@@ -16,3 +17,6 @@ $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 -
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
   --repeats 1 --peers none --cache-requests 12 --curves --curve-counts 10,100,1000 \
   --out benchmarks/results/speed/engine
+# ranking agreement against the truth: every bf16 row judged against an untimed naive pass in fp32
+$PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
+  --repeats 1 --peers naive --fast prefix --reference-dtype fp32 --out benchmarks/results/speed/agreement

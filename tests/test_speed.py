@@ -2,6 +2,9 @@
 
 import json
 
+import numpy as np
+import pytest
+
 from prorank_integrations.bench.speed import cache_session, run_speed, scaling_curves
 from prorank_integrations.engine.scorer import ProRankScorer
 
@@ -39,3 +42,23 @@ def test_score_cache_session_counts_repeats(tiny_model_dir, tmp_path):
     assert result["without_cache"]["misses"] == 30 and result["without_cache"]["hits"] == 0
     assert result["with_cache"]["misses"] == 3 * distinct and result["with_cache"]["hits"] == 30 - 3 * distinct
     assert engine.cache.size == 7 and (tmp_path / "score_cache.json").exists()
+
+
+def test_reference_dtype_judges_rows_against_fp32(tiny_model_dir, tmp_path):
+    engine = ProRankScorer(tiny_model_dir, dtype="bf16", device="cpu", max_length=512)
+    items = [("capital of france", ["Paris is the capital.", "dog", "France " * 50, "cat"]), ("fox", ["the fox", "x"])]
+    summary = run_speed(engine, tiny_model_dir, items, tmp_path, repeats=1, peers=("naive",), reference_dtype="fp32")
+    rows = summary["results"]
+    assert set(rows) == {"exact", "naive"}  # the reference is not a timed row
+    scores = json.loads((tmp_path / "scores.json").read_text())["scores"]
+    assert set(scores) == {"exact", "naive", "naive-fp32"}
+    truth = [np.array(s) for s in scores["naive-fp32"]]
+    fp32 = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512)
+    for (query, texts), expected in zip(items, truth):
+        np.testing.assert_allclose(fp32.score(query, texts), expected, atol=1e-4)
+    for row in rows.values():
+        assert 0 < row["max_abs_diff_vs_naive-fp32"] < 0.5  # bf16 rounding, measured against the fp32 truth
+        assert -1 <= row["kendall_tau_vs_naive-fp32"] <= 1
+    diff = max(float(np.abs(np.array(a) - b).max()) for a, b in zip(scores["exact"], truth))
+    assert rows["exact"]["max_abs_diff_vs_naive-fp32"] == pytest.approx(diff)
+    assert "Kendall tau vs naive-fp32" in (tmp_path / "table.md").read_text()

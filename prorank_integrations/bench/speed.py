@@ -5,10 +5,12 @@ Rows (labels as in the results convention): ``naive`` (transformers, batch 1, fu
 and ``fast-<mode>`` (the engine with speed modes, e.g. ``fast-prefix``, ``fast-prefix+int8``).
 Each implementation scores the same queries' candidate lists several times, alternating implementations within each
 repeat; the median pairs/s is reported with its ratio to the sentence-transformers peer, the largest score
-difference and ranking agreement against ``naive``, the model FLOP/s (2 x non-embedding parameters x tokens / s) and
-its fraction of the bf16 matmul peak measured in the same process. A row whose first repeat takes more than three
-times the engine's is not repeated (its ``seconds_all`` shows it). Peak memory is measured in a fresh process that
-does nothing but load the engine and score the same pairs; the score cache on a repeat pattern of requests.
+difference, queries ranked identically and Kendall tau against ``naive`` and ``exact`` (and, with
+``reference_dtype``, against an untimed naive pass in that dtype, usually fp32: the truth that bf16 rows are judged
+against), the model FLOP/s (2 x non-embedding parameters x tokens / s) and its fraction of the bf16 matmul peak
+measured in the same process. A row whose first repeat takes more than three times the engine's is not repeated
+(its ``seconds_all`` shows it). Peak memory is measured in a fresh process that does nothing but load the engine
+and score the same pairs; the score cache on a repeat pattern of requests.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ def matmul_peak(model: Any, dtype: torch.dtype, tokens: int = 2048, repeats: int
 
 def _agreement(a: np.ndarray, b: np.ndarray) -> bool:
     return list(np.argsort(-a, kind="stable")) == list(np.argsort(-b, kind="stable"))
+
+
+def _compare(row: dict, name: str, scores: list[np.ndarray], reference: list[np.ndarray]) -> None:
+    """Largest score difference, queries ranked identically and mean Kendall tau of ``scores`` against ``reference``."""
+    from scipy.stats import kendalltau
+
+    row[f"max_abs_diff_vs_{name}"] = max(float(np.abs(a - b).max()) for a, b in zip(scores, reference) if len(a))
+    row[f"rankings_identical_to_{name}"] = sum(_agreement(a, b) for a, b in zip(scores, reference))
+    taus = [kendalltau(a, b).statistic for a, b in zip(scores, reference) if len(a) > 1]
+    row[f"kendall_tau_vs_{name}"] = float(np.mean(taus)) if taus else None
 
 
 MEMORY_PROBE_QUERIES = 2
@@ -127,8 +139,10 @@ def cache_session(engine: ProRankScorer, items: list[tuple[str, list[str]]], req
 
 def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, list[str]]], out: str | Path, *,
               repeats: int = 3, peers: tuple[str, ...] = ("naive", "sentence-transformers", "mxbai-rerank"),
-              fast_modes: tuple[str, ...] = (), batch_size: int = 16, memory: bool = False) -> dict:
-    """Time every implementation on ``items`` (query, candidate texts) and write ``summary.json`` and ``table.md``."""
+              fast_modes: tuple[str, ...] = (), batch_size: int = 16, memory: bool = False,
+              reference_dtype: str | None = None) -> dict:
+    """Time every implementation on ``items`` (query, candidate texts) and write ``summary.json``, ``table.md`` and
+    every row's scores (``scores.json``)."""
     from prorank_integrations.bench.peers import MxbaiPeer, NaivePeer, SentenceTransformersPeer
 
     out = Path(out)
@@ -158,22 +172,24 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
             result = [impl.score(q, t) for q, t in items]
             times[name].append(time.perf_counter() - start)
             scores[name] = result
+    references = {"naive": scores.get("naive"), "exact": scores["exact"]}
+    if reference_dtype:  # computed once, after the timings, so that its memory does not weigh on them
+        ref_engine = ProRankScorer(model_path, adapter=engine.adapter, dtype=reference_dtype, device="cpu",
+                                   max_length=engine.max_length, cache_size=0)
+        ref_label = f"naive-{str(ref_engine.dtype).removeprefix('torch.').replace('float', 'fp')}"
+        references[ref_label] = scores[ref_label] = [NaivePeer(ref_engine).score(q, t) for q, t in items]
+        del ref_engine
     params = non_embedding_parameters(engine.model)
     peak = matmul_peak(engine.model, engine.dtype)
-    reference = scores.get("naive")
-    exact = scores["exact"]
     rows = {}
     for name, ts in times.items():
         seconds = statistics.median(ts)
         row = {"pairs_per_s": pairs / seconds, "seconds_median": seconds, "seconds_all": ts,
                "model_flops_per_s": 2 * params * tokens / seconds}
         row["fraction_of_matmul_peak"] = row["model_flops_per_s"] / peak
-        if reference is not None:
-            row["max_abs_diff_vs_naive"] = max(float(np.abs(a - b).max()) for a, b in zip(scores[name], reference)
-                                               if len(a))
-            row["rankings_identical_to_naive"] = sum(_agreement(a, b) for a, b in zip(scores[name], reference))
-        row["max_abs_diff_vs_exact"] = max(float(np.abs(a - b).max()) for a, b in zip(scores[name], exact) if len(a))
-        row["rankings_identical_to_exact"] = sum(_agreement(a, b) for a, b in zip(scores[name], exact))
+        for ref_name, reference in references.items():
+            if reference is not None:
+                _compare(row, ref_name, scores[name], reference)
         rows[name] = row
     st = rows.get("sentence-transformers")
     for row in rows.values():
@@ -193,17 +209,19 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
                                max_length=engine.max_length, batch_size=batch_size, fast=mode)
             for label, mode in [("exact", None)] + [(fast_label(m), m) for m in fast_modes]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "scores.json").write_text(json.dumps(
+        {"queries": [q for q, _ in items], "scores": {n: [a.tolist() for a in s] for n, s in scores.items()}}) + "\n")
+    compared = [n for n, ref in references.items() if ref is not None]
+    head = "".join(f" max abs diff vs {n} | same ranking as {n} | Kendall tau vs {n} |" for n in compared)
     lines = [f"{summary['model']} ({summary['dtype']}, max_length {summary['max_length']}): {pairs} pairs of "
              f"{len(items)} queries, median of {repeats}\n",
-             "| implementation | pairs/s | x sentence-transformers | max abs diff vs naive | same ranking as naive | "
-             "max abs diff vs exact | same ranking as exact | model TFLOP/s | of matmul peak |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"| implementation | pairs/s | x sentence-transformers |{head} model TFLOP/s | of matmul peak |",
+             "|---" * (5 + 3 * len(compared)) + "|"]
     for name, r in rows.items():
         ratio = f"{r['ratio_to_sentence_transformers']:.2f}" if r["ratio_to_sentence_transformers"] else "-"
-        diff = f"{r['max_abs_diff_vs_naive']:.4f}" if "max_abs_diff_vs_naive" in r else "-"
-        same = f"{r['rankings_identical_to_naive']}/{len(items)}" if "rankings_identical_to_naive" in r else "-"
-        lines.append(f"| {name} | {r['pairs_per_s']:.2f} | {ratio} | {diff} | {same} | "
-                     f"{r['max_abs_diff_vs_exact']:.4f} | {r['rankings_identical_to_exact']}/{len(items)} | "
+        cells = "".join(f" {r[f'max_abs_diff_vs_{n}']:.4f} | {r[f'rankings_identical_to_{n}']}/{len(items)} | "
+                        f"{r[f'kendall_tau_vs_{n}']:.3f} |" for n in compared)
+        lines.append(f"| {name} | {r['pairs_per_s']:.2f} | {ratio} |{cells} "
                      f"{r['model_flops_per_s'] / 1e12:.3f} | {r['fraction_of_matmul_peak']:.0%} |")
     for name, err in errors.items():
         lines.append(f"\n`{name}` did not run: {err}")
