@@ -1,5 +1,6 @@
 """The training ablation at a glance: nDCG@10 and MRR@10 per data set from the committed retrieval summaries, with
-each model's training cost read from its training log. Writes ``benchmarks/results/retrieval/ablation.md``.
+each model's training cost read from its training log, and the floor any reranker must clear: the expected score
+of a uniformly random order of the same candidates. Writes ``benchmarks/results/retrieval/ablation.md``.
 
     python benchmarks/ablation_table.py
 """
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from prorank_integrations.bench.datasets import resolve_dataset
+from prorank_integrations.bench.metrics import expected_random_order
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results" / "retrieval"
@@ -38,6 +42,13 @@ def training_hours() -> dict[str, float | None]:
             "cross-encoder": _log_hours(CROSS_ENCODER_LOG)}
 
 
+def random_floor(data_set: str, summary_dir: Path) -> dict[str, float]:
+    """Expected nDCG@10 and MRR@10 of a random order of the summary's questions' first-stage candidates."""
+    qids = json.loads((summary_dir / "per_query.json").read_text())["bm25"]
+    candidates = json.loads((RESULTS / f"{data_set}-200" / "cache" / "candidates.json").read_text())["run"]
+    return expected_random_order(resolve_dataset(data_set).qrels, {q: candidates[q] for q in qids})
+
+
 def main() -> None:
     hours = training_hours()
     out = ["# Training ablation: BM25 top-20 reranking, SQuADShifts", ""]
@@ -49,6 +60,9 @@ def main() -> None:
         out += [f"## {n} sampled questions per set (seed 0)" + (" (the first 100 of the 200)" if n == 100 else ""),
                 "", "| model | " + " | ".join(f"{s} nDCG@10 | {s} MRR@10" for s in summaries) +
                 " | training (h, 2 CPU cores) |", "|---|" + "---|---|" * len(summaries) + "---|"]
+        floors = [random_floor(s, paths[s].parent) for s in summaries]
+        out.append("| random order (expected) | " + " | ".join(f"{f['ndcg@10']:.3f} | {f['mrr@10']:.3f}"
+                                                              for f in floors) + " | - |")
         for row in ROWS:
             cells = []
             for summary in summaries.values():

@@ -7,7 +7,7 @@ import pytest
 
 from prorank_integrations.bench.data import load_beir, subset, write_beir
 from prorank_integrations.bench.first_stage import BM25Retriever
-from prorank_integrations.bench.metrics import evaluate_run, mean_metrics
+from prorank_integrations.bench.metrics import evaluate_run, expected_random_order, mean_metrics
 from prorank_integrations.bench.rerankers import RerankerSpec
 from prorank_integrations.bench.retrieval import run_retrieval
 from prorank_integrations.data import SAMPLE_DIR, sample_dataset
@@ -49,6 +49,21 @@ def test_metrics_known_values():
     assert per["q1"]["ndcg@10"] == pytest.approx(1.0) and per["q1"]["mrr@10"] == pytest.approx(1.0)
     assert per["q2"]["ndcg@10"] == pytest.approx(0.5) and per["q2"]["mrr@10"] == pytest.approx(1 / 3)
     assert mean_metrics(per)["mrr@10"] == pytest.approx(2 / 3)
+
+
+def test_expected_random_order_matches_every_permutation():
+    """The closed form equals the mean over all orders, measured with pytrec_eval (12 candidates: two relevant
+    among them, one relevant outside them, and a query whose candidates hold nothing relevant)."""
+    qrels = {"q": {"a": 1, "b": 1, "z": 1}, "none": {"z": 1}}
+    docs = ["a", "b"] + [f"n{i}" for i in range(10)]
+    rng = np.random.default_rng(0)
+    orders = [rng.permutation(docs) for _ in range(4000)]
+    sampled = [evaluate_run(qrels, {"q": {d: -i for i, d in enumerate(o)}})["q"] for o in orders]
+    expected = expected_random_order(qrels, {"q": docs, "none": docs})
+    assert expected["ndcg@10"] * 2 == pytest.approx(np.mean([m["ndcg@10"] for m in sampled]), abs=0.01)
+    assert expected["mrr@10"] * 2 == pytest.approx(np.mean([m["mrr@10"] for m in sampled]), abs=0.01)
+    single = expected_random_order({"q": {"a": 1}}, {"q": docs})  # one relevant among n: sum_{p<=10} 1/(n p)
+    assert single["mrr@10"] == pytest.approx(sum(1 / (12 * p) for p in range(1, 11)))
 
 
 def test_spec_language():
