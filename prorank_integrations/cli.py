@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +116,9 @@ def _cmd_bench_retrieval(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_rag(args: argparse.Namespace) -> int:
+    # a benchmark, offline by design: the frameworks' usage telemetry stays off unless the user has set it
+    os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+    os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
     from prorank_integrations.bench.datasets import resolve_dataset
     from prorank_integrations.bench.generation import make_generator
     from prorank_integrations.bench.rag import FRAMEWORKS, run_rag
