@@ -93,7 +93,7 @@ def test_stage1_then_stage2_end_to_end_and_adapter_reloads(tmp_path, tiny_model_
     exported = export_adapter(tmp_path / "s12", tmp_path / "exported", name="tiny-prorank")
     assert "tiny-prorank" in (exported / "README.md").read_text()
     compact = ProRankScorer(str(exported), dtype="fp32", device="cpu", max_length=512).score("capital", docs)
-    np.testing.assert_allclose(compact, trained, atol=2e-3)  # bf16 storage of the LoRA weights
+    np.testing.assert_allclose(compact, trained, atol=5e-3)  # bf16 storage of the LoRA weights (~0.4% each)
     merged = export_merged(stage2, tmp_path / "merged", dtype="fp32")
     full = ProRankScorer(str(merged), dtype="fp32", device="cpu", max_length=512).score("capital", docs)
     np.testing.assert_allclose(full, trained, atol=1e-5)
