@@ -176,7 +176,7 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
     if reference_dtype:  # computed once, after the timings, so that its memory does not weigh on them
         ref_engine = ProRankScorer(model_path, adapter=engine.adapter, dtype=reference_dtype, device="cpu",
                                    max_length=engine.max_length, cache_size=0)
-        ref_label = f"naive-{str(ref_engine.dtype).removeprefix('torch.').replace('float', 'fp')}"
+        ref_label = f"naive-{reference_dtype}"
         references[ref_label] = scores[ref_label] = [NaivePeer(ref_engine).score(q, t) for q, t in items]
         del ref_engine
     params = non_embedding_parameters(engine.model)
