@@ -19,4 +19,16 @@ $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 -
   --out benchmarks/results/speed/engine
 # ranking agreement against the truth: every bf16 row judged against an untimed naive pass in fp32
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
-  --repeats 1 --peers naive --fast prefix --reference-dtype fp32 --out benchmarks/results/speed/agreement
+  --repeats 1 --peers naive --fast prefix --fast prefix,int8 --reference-dtype fp32 --out benchmarks/results/speed/agreement
+# the quality cost of the fast modes: the shipped adapter's BM25 top-20 reranking of the first 100 reddit questions,
+# exact against each fast mode (rows computed into the retrieval cache, ~15-25 min each; the summary reads the cache)
+source benchmarks/retrieval_rows.sh
+S2="prorank:$B+adapter=$A/stage2-only"
+FAST=("stage2-only=$S2" "stage2-only-fast-prefix=$S2+fast=prefix" "stage2-only-fast-prefix-int8=$S2+fast=prefix,int8")
+args=(); for row in "${FAST[@]}"; do args+=(--reranker "$row"); done
+for row in "${FAST[@]}"; do
+  $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
+    --reranker "$row" --out "runs/retrieval/squadshifts-reddit/${row%%=*}-100" --cache "$R/squadshifts-reddit-200/cache"
+done
+$PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
+  "${args[@]}" --out benchmarks/results/speed/fast-quality --cache "$R/squadshifts-reddit-200/cache" --cached-only

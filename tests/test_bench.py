@@ -115,6 +115,21 @@ def test_cached_only_summary_reports_finished_rows_and_computes_nothing(tiny_mod
     assert half["incomplete"] == [] and half["n_queries"] == 2
 
 
+
+def test_cached_rows_belong_to_one_spec(tiny_model_dir, tmp_path):
+    ds = load_beir(SAMPLE_DIR)
+    run_retrieval(ds, [RerankerSpec.parse("row=none")], tmp_path, queries=2, depth=5, progress=False)
+    assert (tmp_path / "row.spec").read_text().strip() == "none"
+    other = RerankerSpec.parse(f"row=prorank:{tiny_model_dir}+max_length=512")
+    with pytest.raises(ValueError, match="holds rows of 'none'"):
+        run_retrieval(ds, [other], tmp_path, queries=2, depth=5, progress=False)
+    with pytest.raises(ValueError, match="another label"):
+        run_retrieval(ds, [other], tmp_path / "out", queries=2, depth=5, cache_dir=tmp_path, cached_only=True,
+                      progress=False)
+    (tmp_path / "row.spec").unlink()  # rows cached before specs were recorded are adopted by the next spec
+    run_retrieval(ds, [RerankerSpec.parse("row=none")], tmp_path, queries=2, depth=5, progress=False)
+    assert (tmp_path / "row.spec").read_text().strip() == "none"
+
 @pytest.mark.integration
 def test_dense_first_stage_with_the_local_minilm():
     import subprocess

@@ -27,6 +27,7 @@ from prorank_integrations.bench.data import BeirDataset
 from prorank_integrations.bench.generation import Generator
 from prorank_integrations.bench.rerankers import RerankerSpec
 from prorank_integrations.bench.retrieval import environment
+from prorank_integrations.bench.rows import bind, bound_rows
 from prorank_integrations.engine.scorer import clear_shared_caches
 
 CONTEXT_METRICS = ("non_llm_context_precision_with_reference", "non_llm_context_recall",
@@ -113,10 +114,11 @@ def run_rag(dataset: BeirDataset, specs: list[RerankerSpec], generator: Generato
         for spec in specs:
             path = out / framework / f"{spec.label}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
-            lines = path.read_text().splitlines() if path.exists() else []
-            done = {row["qid"]: row for row in map(json.loads, lines)}
+            settings = f"{spec.text} | generator={generator.name} | depth={depth} | k={k}"
+            done = bound_rows(path, settings)
             todo = [q for q in qids if q not in done]
             if todo:
+                bind(path, settings)
                 clear_shared_caches()  # each run's latency from a cold score cache, as a fresh session would see
                 if framework == "haystack":
                     from prorank_integrations.bench.rag_haystack import HaystackRag as Rag

@@ -21,6 +21,7 @@ from prorank_integrations.bench.data import BeirDataset
 from prorank_integrations.bench.first_stage import first_stage as make_first_stage
 from prorank_integrations.bench.metrics import MEASURES, evaluate_run, mean_metrics
 from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker
+from prorank_integrations.bench.rows import bind, bound_rows
 
 VERSIONED = ("prorank-integrations", "torch", "transformers", "sentence-transformers", "haystack-ai",
              "llama-index-core", "ragas", "bm25s", "pytrec-eval-terrier", "peft", "trl")
@@ -40,17 +41,6 @@ def environment() -> dict[str, object]:
             "versions": versions}
 
 
-def _read_jsonl(path: Path) -> dict[str, dict]:
-    if not path.exists():
-        return {}
-    rows = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            rows[row["qid"]] = row
-    return rows
-
-
 def candidates(dataset: BeirDataset, qids: list[str], stage: str, depth: int, out: Path) -> dict[str, list[str]]:
     """First-stage candidates per query, computed once and stored in ``<out>/candidates.json``."""
     path = out / "candidates.json"
@@ -68,10 +58,11 @@ def rerank_all(dataset: BeirDataset, cands: dict[str, list[str]], spec: Reranker
                progress: bool = True) -> dict[str, dict]:
     """Score every query's candidates with one reranker; resumable through ``<out>/<label>.jsonl``."""
     path = out / f"{spec.label}.jsonl"
-    done = _read_jsonl(path)
+    done = bound_rows(path, spec.text)
     todo = [q for q in cands if q not in done]
     if todo:
         reranker = build_reranker(spec)
+        bind(path, spec.text)
         with path.open("a") as f:
             for qid in tqdm(todo, desc=spec.label, unit="query", disable=not progress):
                 texts = [dataset.doc_text(d) for d in cands[qid]]
@@ -154,7 +145,7 @@ def run_retrieval(dataset: BeirDataset, specs: list[RerankerSpec], out: str | Pa
                "measures": list(MEASURES), "results": {}, "rerankers": {}, "incomplete": []}
     per_query_all = {}
     for spec in specs:
-        if cached_only and not all(q in _read_jsonl(cache / f"{spec.label}.jsonl") for q in cands):
+        if cached_only and not set(cands) <= set(bound_rows(cache / f"{spec.label}.jsonl", spec.text)):
             summary["incomplete"].append(spec.label)
             continue
         rows = rerank_all(dataset, cands, spec, cache, progress)
