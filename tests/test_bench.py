@@ -10,6 +10,7 @@ from prorank_integrations.bench.first_stage import BM25Retriever
 from prorank_integrations.bench.metrics import evaluate_run, expected_random_order, mean_metrics
 from prorank_integrations.bench.rerankers import RerankerSpec
 from prorank_integrations.bench.retrieval import run_retrieval
+from prorank_integrations.bench.rows import bound_rows
 from prorank_integrations.data import SAMPLE_DIR, sample_dataset
 
 
@@ -129,6 +130,26 @@ def test_cached_rows_belong_to_one_spec(tiny_model_dir, tmp_path):
     (tmp_path / "row.spec").unlink()  # rows cached before specs were recorded are adopted by the next spec
     run_retrieval(ds, [RerankerSpec.parse("row=none")], tmp_path, queries=2, depth=5, progress=False)
     assert (tmp_path / "row.spec").read_text().strip() == "none"
+
+
+def test_spec_settings_change_with_the_adapter_weights(tmp_path):
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text("{}")
+    (folder / "adapter_model.safetensors").write_bytes(b"weights v1")
+    by_option = RerankerSpec.parse(f"a=prorank:base+adapter={folder}")
+    by_folder = RerankerSpec.parse(f"a=prorank:{folder}")
+    first = by_option.settings()
+    assert first.startswith(by_option.text + " | adapter weights sha256:")
+    assert by_folder.settings().split(" | ")[1] == first.split(" | ")[1]
+    (folder / "adapter_model.safetensors").write_bytes(b"weights v2")  # retrained in place
+    assert by_option.settings() != first
+    assert RerankerSpec.parse("bm25=none").settings() == "none"
+    rows = tmp_path / "a.jsonl"
+    rows.write_text('{"qid": "q1", "ranking": []}\n')
+    assert list(bound_rows(rows, first)) == ["q1"]  # adopted by the settings that computed them
+    with pytest.raises(ValueError, match="weights v1|another label"):
+        bound_rows(rows, by_option.settings())
 
 @pytest.mark.integration
 def test_dense_first_stage_with_the_local_minilm():

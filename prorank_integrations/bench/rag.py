@@ -114,7 +114,7 @@ def run_rag(dataset: BeirDataset, specs: list[RerankerSpec], generator: Generato
         for spec in specs:
             path = out / framework / f"{spec.label}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
-            settings = f"{spec.text} | generator={generator.name} | depth={depth} | k={k}"
+            settings = f"{spec.settings()} | generator={generator.name} | depth={depth} | k={k}"
             done = bound_rows(path, settings)
             todo = [q for q in qids if q not in done]
             if todo:

@@ -12,6 +12,7 @@ A spec may carry a label: ``zero-shot-0.5b=prorank:qwen2.5-coder-0.5b-instruct``
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from prorank_integrations.engine import assets
+from prorank_integrations.engine import assets, models
 
 KINDS = ("none", "bi-encoder", "cross-encoder", "prorank", "st-causal")
 OPTIONS = ("adapter", "max_length", "batch_size", "fast")
@@ -54,6 +55,16 @@ class RerankerSpec:
         if kind != "none" and not model:
             raise ValueError(f"reranker {text!r} needs a model: {kind}:MODEL")
         return cls(label, kind, model, options, spec)
+
+    def settings(self) -> str:
+        """The spec, plus a digest of the adapter weights it names: a retrained adapter keeps its path or catalogue
+        name, and results cached under the old weights must not pass for the new ones."""
+        folder = models.adapter_folder(self.model, self.options.get("adapter")) if self.model else None
+        weights = sorted(folder.glob("adapter_model.*")) if folder is not None and folder.is_dir() else []
+        if not weights:
+            return self.text
+        digest = hashlib.sha256(b"".join(w.read_bytes() for w in weights)).hexdigest()[:16]
+        return f"{self.text} | adapter weights sha256:{digest}"
 
 
 def local_model_path(name: str) -> str:

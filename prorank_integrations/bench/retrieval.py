@@ -58,11 +58,11 @@ def rerank_all(dataset: BeirDataset, cands: dict[str, list[str]], spec: Reranker
                progress: bool = True) -> dict[str, dict]:
     """Score every query's candidates with one reranker; resumable through ``<out>/<label>.jsonl``."""
     path = out / f"{spec.label}.jsonl"
-    done = bound_rows(path, spec.text)
+    done = bound_rows(path, spec.settings())
     todo = [q for q in cands if q not in done]
     if todo:
         reranker = build_reranker(spec)
-        bind(path, spec.text)
+        bind(path, spec.settings())
         with path.open("a") as f:
             for qid in tqdm(todo, desc=spec.label, unit="query", disable=not progress):
                 texts = [dataset.doc_text(d) for d in cands[qid]]
@@ -145,7 +145,7 @@ def run_retrieval(dataset: BeirDataset, specs: list[RerankerSpec], out: str | Pa
                "measures": list(MEASURES), "results": {}, "rerankers": {}, "incomplete": []}
     per_query_all = {}
     for spec in specs:
-        if cached_only and not set(cands) <= set(bound_rows(cache / f"{spec.label}.jsonl", spec.text)):
+        if cached_only and not set(cands) <= set(bound_rows(cache / f"{spec.label}.jsonl", spec.settings())):
             summary["incomplete"].append(spec.label)
             continue
         rows = rerank_all(dataset, cands, spec, cache, progress)

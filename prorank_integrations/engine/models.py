@@ -53,6 +53,17 @@ def _trained_adapters() -> dict[str, Path]:
     return {p.name: p for p in ADAPTERS_DIR.iterdir() if (p / "adapter_config.json").exists()}
 
 
+def adapter_folder(model: str, adapter: str | None = None) -> Path | None:
+    """The peft adapter folder a (model, adapter) pair names, if any: the adapter path, an adapter folder given as
+    the model, or a shipped adapter's catalogue name. Loads nothing."""
+    if adapter is not None:
+        return Path(adapter).expanduser()
+    path = Path(model).expanduser()
+    if (path / "adapter_config.json").exists():
+        return path
+    return _trained_adapters().get(model)
+
+
 def resolve(model: str, adapter: str | None = None) -> ResolvedModel:
     """Turn a user's model name (and optional adapter path) into concrete weights to load."""
     if adapter is not None and not Path(adapter).expanduser().is_dir():
