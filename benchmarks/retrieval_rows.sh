@@ -12,6 +12,9 @@ PRORANK=(
   "stage2-only=prorank:$B+adapter=$A/stage2-only"
   "zero-shot-0.5b=prorank:$B"
   "stage1-only=prorank:$B+adapter=$A/stage1-only"
+  "stage2-all-layers=prorank:$B+adapter=$A/stage2-all-layers"
+  "stage1-all-layers=prorank:$B+adapter=$A/stage1-all-layers"
+  "stage1+2-all-layers=prorank:$B+adapter=$A/stage1+2-all-layers"
 )
 BIG="zero-shot-1.5b=prorank:qwen2.5-coder-1.5b-instruct"
 SETS=(squadshifts-reddit squadshifts-new-wiki)

@@ -38,6 +38,7 @@ class TrainConfig:
     warmup_ratio: float = 0.05
     grad_accum: int = 4
     save_every: int = 25  # optimiser steps between checkpoints
+    max_grad_norm: float | None = 1.0  # stage 2 clips gradients: one bad group must not wreck the model
     # stage 2: listwise softmax cross-entropy (+ optional pointwise BCE on the binary label)
     temperature: float = 1.0
     pointwise_weight: float = 0.1

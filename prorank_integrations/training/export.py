@@ -15,7 +15,7 @@ A ProRank reranker adapter (LoRA) for `{base}`, trained by prorank-integrations.
 - Stages: {stages}
 - Data: `{data}` (positives from the qrels, hard negatives from BM25 top-{depth}), {groups} training questions,
   max_length {max_length}; evaluation sets (SQuADShifts) never used for training.
-- LoRA: r={lora_r}, alpha={lora_alpha}, top {lora_layers} decoder layers, modules {targets}.
+- LoRA: r={lora_r}, alpha={lora_alpha}, {lora_layers} decoder layers, modules {targets}.
 - Validation on held-out SQuAD paragraphs ({val_groups} questions, gold among {n_docs}): MRR@10 {mrr}, acc@1 {acc}.
 - Training time: {hours:.2f} h wall clock on {machine}.
 - Weights stored in bf16.
@@ -59,7 +59,8 @@ def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None 
     (tmp / "README.md").write_text(CARD.format(
         name=name or target.name, base=cfg["base_model"], stages=stages, data=cfg["data"], depth=cfg["depth"],
         groups=cfg["max_groups"], max_length=cfg["max_length"], lora_r=cfg["lora_r"], lora_alpha=cfg["lora_alpha"],
-        lora_layers=cfg["lora_layers"], targets=", ".join(cfg["lora_targets"]), val_groups=end.get("val_groups"),
+        lora_layers="all" if cfg["lora_layers"] is None else f"top {cfg['lora_layers']}",
+        targets=", ".join(cfg["lora_targets"]), val_groups=end.get("val_groups"),
         n_docs=1 + cfg["n_negatives"], mrr=f"{end.get('val_mrr@10', float('nan')):.3f}",
         acc=f"{end.get('val_acc@1', float('nan')):.3f}", name_or_path=name or str(target),
         hours=training_hours(run_dir), machine=machine))

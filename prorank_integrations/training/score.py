@@ -73,7 +73,7 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
     if start == 0:
         log.write(event="start", stage="score", groups=len(train), trainable=sum(p.numel() for p in params))
     bar = tqdm(total=len(train), initial=start, desc="stage 2 (score)", unit="group", disable=not progress)
-    running, t0 = [], time.time()
+    running, t0, grad_norm = [], time.time(), None
     for i in range(start, len(train)):
         g = train[i]
         ids, mask = left_pad(engine.encode(g.query, [g.positive, *g.negatives]), engine.pad_id, accelerator.device)
@@ -81,6 +81,8 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
             scores = relevance_scores(model, ids, mask, engine.prompt.token_ids)
             loss = group_loss(scores, cfg.temperature, cfg.pointwise_weight)
             accelerator.backward(loss)
+            if accelerator.sync_gradients and cfg.max_grad_norm:
+                grad_norm = float(accelerator.clip_grad_norm_(params, cfg.max_grad_norm))
             optimizer.step()
             if accelerator.sync_gradients:
                 scheduler.step()
@@ -92,7 +94,8 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
             step = math.ceil(done / cfg.grad_accum)
             log.write(event="step", step=step, groups_done=done, loss=sum(running) / len(running),
                       lr=scheduler.get_last_lr()[0], sec_per_group=(time.time() - t0) / len(running),
-                      pos_score=float(scores[0].detach()), neg_mean=float(scores[1:].detach().mean()))
+                      pos_score=float(scores[0].detach()), neg_mean=float(scores[1:].detach().mean()),
+                      grad_norm=grad_norm)
             bar.set_postfix(loss=f"{sum(running) / len(running):.3f}")
             running, t0 = [], time.time()
             if step % cfg.save_every == 0 and done < len(train):
