@@ -20,7 +20,7 @@ $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 -
 # ranking agreement against the truth: every bf16 row judged against an untimed naive pass in fp32
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
   --repeats 1 --peers naive --fast prefix --fast prefix,int8 --reference-dtype fp32 --out benchmarks/results/speed/agreement
-# the quality cost of the fast modes: the shipped adapter's BM25 top-20 reranking of the first 100 reddit questions,
+# the quality cost of the fast modes: the top-8 stage 2 adapter's BM25 top-20 reranking of the first 100 reddit questions,
 # exact against each fast mode (rows computed into the retrieval cache, ~15-25 min each; the summary reads the cache)
 source benchmarks/retrieval_rows.sh
 S2="prorank:$B+adapter=$A/stage2-only"

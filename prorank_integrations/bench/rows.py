@@ -15,7 +15,8 @@ def read_rows(path: Path) -> dict[str, dict]:
     """The rows of ``path`` by ``qid`` (empty when the file does not exist yet)."""
     if not path.exists():
         return {}
-    return {row["qid"]: row for row in map(json.loads, path.read_text().splitlines()) if row}
+    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {row["qid"]: row for row in rows}
 
 
 def bound_rows(path: Path, settings: str) -> dict[str, dict]:
