@@ -116,7 +116,6 @@ def test_cached_only_summary_reports_finished_rows_and_computes_nothing(tiny_mod
     assert half["incomplete"] == [] and half["n_queries"] == 2
 
 
-
 def test_cached_rows_belong_to_one_spec(tiny_model_dir, tmp_path):
     ds = load_beir(SAMPLE_DIR)
     run_retrieval(ds, [RerankerSpec.parse("row=none")], tmp_path, queries=2, depth=5, progress=False)
@@ -150,6 +149,7 @@ def test_spec_settings_change_with_the_adapter_weights(tmp_path):
     assert list(bound_rows(rows, first)) == ["q1"]  # adopted by the settings that computed them
     with pytest.raises(ValueError, match="weights v1|another label"):
         bound_rows(rows, by_option.settings())
+
 
 @pytest.mark.integration
 def test_dense_first_stage_with_the_local_minilm():

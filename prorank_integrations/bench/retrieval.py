@@ -57,12 +57,12 @@ def candidates(dataset: BeirDataset, qids: list[str], stage: str, depth: int, ou
 def rerank_all(dataset: BeirDataset, cands: dict[str, list[str]], spec: RerankerSpec, out: Path,
                progress: bool = True) -> dict[str, dict]:
     """Score every query's candidates with one reranker; resumable through ``<out>/<label>.jsonl``."""
-    path = out / f"{spec.label}.jsonl"
-    done = bound_rows(path, spec.settings())
+    path, settings = out / f"{spec.label}.jsonl", spec.settings()
+    done = bound_rows(path, settings)
     todo = [q for q in cands if q not in done]
     if todo:
         reranker = build_reranker(spec)
-        bind(path, spec.settings())
+        bind(path, settings)
         with path.open("a") as f:
             for qid in tqdm(todo, desc=spec.label, unit="query", disable=not progress):
                 texts = [dataset.doc_text(d) for d in cands[qid]]
