@@ -174,7 +174,8 @@ def _cmd_bench_speed(args: argparse.Namespace) -> int:
     peers = () if args.peers == "none" else tuple(args.peers.split(","))
     model_path = args.model_path or local_model_path(args.model)
     run_speed(engine, model_path, items, args.out, repeats=args.repeats, peers=peers,
-              fast_modes=tuple(args.fast or ()), batch_size=args.batch_size, memory=args.memory,
+              fast_modes=tuple(args.fast or ()), layouts=tuple(args.fast_layout or ()), batch_size=args.batch_size,
+              memory=args.memory,
               reference_dtype=args.reference_dtype)
     if args.cache_requests:
         cache_session(engine, items, args.cache_requests, seed=args.seed, out=args.out)
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--peers", default="naive,sentence-transformers,mxbai-rerank", help="comma list, or none")
     speed.add_argument("--fast", action="append", help="engine speed mode row, e.g. prefix or prefix,int8 "
                        "(repeatable)")
+    speed.add_argument("--fast-layout", action="append", help="row fast-prefix+LAYOUT: prefix mode on another "
+                       "prompt layout (query-first), for models trained with it (repeatable)")
     speed.add_argument("--reference-dtype", help="also judge every row against an untimed naive pass in this dtype "
                        "(e.g. fp32: the truth bf16 rows are measured against)")
     speed.add_argument("--memory", action="store_true", help="peak RSS of a fresh scoring process per engine row")

@@ -53,3 +53,36 @@ def test_unknown_fast_mode_is_refused():
     assert parse_fast(None) == () and parse_fast("") == () and parse_fast(["int8", "prefix"]) == ("prefix", "int8")
     with pytest.raises(ValueError, match="unknown fast mode"):
         parse_fast("turbo")
+
+
+@pytest.fixture(scope="module")
+def query_first(tiny_model_dir):
+    return ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, cache_size=0, fast="prefix",
+                         prompt_layout="query-first")
+
+
+def test_query_first_layout_moves_the_task_before_the_query(query_first, exact):
+    text = query_first.tokenizer.decode(query_first.encode(QUERY, [DOCS[0]])[0])
+    assert text == query_first.prompt.template.render(QUERY, DOCS[0])
+    description, _, rest = text.partition("relevant).\nquery: " + QUERY)
+    assert "You are a search relevance expert" in description and rest.endswith("\nRelevance:<|im_end|>\n"
+                                                                                 "<|im_start|>assistant\n")
+    published = exact.tokenizer.decode(exact.encode(QUERY, [DOCS[0]])[0])
+    assert sorted(text.split()) == sorted(published.split())  # the same words, in another order
+    # what runs per document: the published tail (task prompt, chat suffix) against a few tokens here
+    shared_qf = common_prefix_length(query_first.encode(QUERY, DOCS[:2]))
+    shared_pub = common_prefix_length(exact.encode(QUERY, DOCS[:2]))
+    per_doc_qf = len(query_first.encode(QUERY, [DOCS[0]])[0]) - shared_qf
+    per_doc_pub = len(exact.encode(QUERY, [DOCS[0]])[0]) - shared_pub
+    assert shared_qf > shared_pub + 20 and per_doc_qf < per_doc_pub - 20
+
+
+def test_query_first_prefix_mode_equals_the_naive_reference(query_first, exact):
+    scores = query_first.score(QUERY, DOCS)
+    np.testing.assert_allclose(scores, naive_scores(query_first, QUERY, DOCS), atol=1e-4, rtol=0)
+    assert not np.allclose(scores, exact.score(QUERY, DOCS), atol=1e-3)  # another prompt, other scores
+
+
+def test_unknown_prompt_layout_is_refused(tiny_model_dir):
+    with pytest.raises(ValueError, match="unknown prompt layout"):
+        ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", prompt_layout="document-first")

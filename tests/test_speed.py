@@ -62,3 +62,18 @@ def test_reference_dtype_judges_rows_against_fp32(tiny_model_dir, tmp_path):
     diff = max(float(np.abs(np.array(a) - b).max()) for a, b in zip(scores["exact"], truth))
     assert rows["exact"]["max_abs_diff_vs_naive-fp32"] == pytest.approx(diff)
     assert "Kendall tau vs naive-fp32" in (tmp_path / "table.md").read_text()
+
+
+def test_layout_row_is_timed_but_not_compared_with_another_prompt(tiny_model_dir, tmp_path):
+    engine = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512)
+    items = [("capital of france", ["Paris is the capital.", "dog", "France " * 50]), ("fox", ["the fox", "x"])]
+    summary = run_speed(engine, tiny_model_dir, items, tmp_path, repeats=1, peers=("naive",),
+                        layouts=("query-first",))
+    row = summary["results"]["fast-prefix+query-first"]
+    assert row["pairs_per_s"] > 0 and not any(k.startswith("max_abs_diff") for k in row)
+    scores = json.loads((tmp_path / "scores.json").read_text())["scores"]["fast-prefix+query-first"]
+    query_first = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512,
+                                prompt_layout="query-first")
+    for (query, texts), got in zip(items, scores):
+        np.testing.assert_allclose(got, query_first.score(query, texts), atol=1e-4)
+    assert "| fast-prefix+query-first |" in (tmp_path / "table.md").read_text()

@@ -146,3 +146,27 @@ def test_cross_encoder_baseline_trains_on_the_same_groups(tmp_path, train_dir):
     assert end["stage"] == "cross-encoder" and end["groups"] == 8 and 0 <= end["val_mrr@10"] <= 1
     scores = CrossEncoderReranker(str(model_dir)).score("capital of France", ["Paris is the capital.", "A dog."])
     assert scores.shape == (2,) and np.isfinite(scores).all()
+
+
+def test_prompt_layout_is_recorded_and_served(tmp_path, tiny_model_dir, train_dir):
+    from prorank_integrations.training.export import export_adapter, export_merged
+    from prorank_integrations.training.score import train_score
+
+    adapter = train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "qf", learning_rate=5e-2,
+                               prompt_layout="query-first"), progress=False)
+    assert json.loads((adapter / "prorank.json").read_text()) == {"prompt_layout": "query-first"}
+    docs = ["Paris is the capital of France.", "the lazy dog", ""]
+    served = ProRankScorer(str(adapter), dtype="fp32", device="cpu", max_length=512)
+    assert served.prompt_layout == "query-first"
+    published = ProRankScorer(str(adapter), dtype="fp32", device="cpu", max_length=512, prompt_layout="published")
+    assert not np.allclose(served.score("capital", docs), published.score("capital", docs), atol=1e-4)
+    exported = export_adapter(tmp_path / "qf", tmp_path / "qf-exported")
+    assert "Prompt layout: `query-first`" in (exported / "README.md").read_text()
+    merged = export_merged(adapter, tmp_path / "qf-merged", dtype="fp32")
+    for folder in (exported, merged):
+        engine = ProRankScorer(str(folder), dtype="fp32", device="cpu", max_length=512)
+        assert engine.prompt_layout == "query-first"
+        np.testing.assert_allclose(engine.score("capital", docs), served.score("capital", docs), atol=5e-3)
+    with pytest.raises(ValueError, match="prompt layout 'query-first'"):  # stage 2 must continue in the same layout
+        train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "mismatch", init_adapter=str(adapter)),
+                    progress=False)

@@ -57,12 +57,14 @@ class RerankerSpec:
         return cls(label, kind, model, options, spec)
 
     def settings(self) -> str:
-        """The spec, plus a digest of the adapter weights it names: a retrained adapter keeps its path or catalogue
-        name, and results cached under the old weights must not pass for the new ones."""
+        """The spec, plus a digest of the adapter weights it names (and of its ``prorank.json``, the prompt layout,
+        where it has one): a retrained adapter keeps its path or catalogue name, and results cached under the old
+        weights must not pass for the new ones."""
         folder = models.adapter_folder(self.model, self.options.get("adapter")) if self.model else None
         weights = sorted(folder.glob("adapter_model.*")) if folder is not None and folder.is_dir() else []
         if not weights:
             return self.text
+        weights += [p for p in [folder / models.SETTINGS_FILE] if p.is_file()]
         digest = hashlib.sha256(b"".join(w.read_bytes() for w in weights)).hexdigest()[:16]
         return f"{self.text} | adapter weights sha256:{digest}"
 

@@ -2,7 +2,9 @@
 
 Rows (labels as in the results convention): ``naive`` (transformers, batch 1, full forward), ``sentence-transformers``
 (CrossEncoder as a causal-LM reranker), ``mxbai-rerank`` (the authors' package, if it runs), ``exact`` (the engine)
-and ``fast-<mode>`` (the engine with speed modes, e.g. ``fast-prefix``, ``fast-prefix+int8``).
+and ``fast-<mode>`` (the engine with speed modes, e.g. ``fast-prefix``, ``fast-prefix+int8``; ``fast-prefix+<layout>``
+runs prefix mode on another prompt layout, e.g. ``query-first``, for models trained with it: its scores are of another
+prompt, so they are not compared with the others, and its quality is measured on a model trained with that layout).
 Each implementation scores the same queries' candidate lists several times, alternating implementations within each
 repeat; the median pairs/s is reported with its ratio to the sentence-transformers peer, the largest score
 difference, queries ranked identically and Kendall tau against ``naive`` and ``exact`` (and, with
@@ -139,8 +141,8 @@ def cache_session(engine: ProRankScorer, items: list[tuple[str, list[str]]], req
 
 def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, list[str]]], out: str | Path, *,
               repeats: int = 3, peers: tuple[str, ...] = ("naive", "sentence-transformers", "mxbai-rerank"),
-              fast_modes: tuple[str, ...] = (), batch_size: int = 16, memory: bool = False,
-              reference_dtype: str | None = None) -> dict:
+              fast_modes: tuple[str, ...] = (), layouts: tuple[str, ...] = (), batch_size: int = 16,
+              memory: bool = False, reference_dtype: str | None = None) -> dict:
     """Time every implementation on ``items`` (query, candidate texts) and write ``summary.json``, ``table.md`` and
     every row's scores (``scores.json``)."""
     from prorank_integrations.bench.peers import MxbaiPeer, NaivePeer, SentenceTransformersPeer
@@ -150,6 +152,11 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
     impls: dict[str, Any] = {"exact": engine}
     for mode in fast_modes:
         impls[fast_label(mode)] = fast_engine(engine, model_path, mode, batch_size)
+    other_prompt = {f"fast-prefix+{layout}" for layout in layouts}
+    for layout in layouts:
+        impls[f"fast-prefix+{layout}"] = ProRankScorer.from_model(
+            engine.model, engine.tokenizer, max_length=engine.max_length, batch_size=batch_size, fast="prefix",
+            prompt_layout=layout)
     errors: dict[str, str] = {}
     makers = {"naive": lambda: NaivePeer(engine),
               "sentence-transformers": lambda: SentenceTransformersPeer(model_path, engine, batch_size),
@@ -188,7 +195,7 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
                "model_flops_per_s": 2 * params * tokens / seconds}
         row["fraction_of_matmul_peak"] = row["model_flops_per_s"] / peak
         for ref_name, reference in references.items():
-            if reference is not None:
+            if reference is not None and name not in other_prompt:
                 _compare(row, ref_name, scores[name], reference)
         rows[name] = row
     st = rows.get("sentence-transformers")
@@ -220,7 +227,8 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
     for name, r in rows.items():
         ratio = f"{r['ratio_to_sentence_transformers']:.2f}" if r["ratio_to_sentence_transformers"] else "-"
         cells = "".join(f" {r[f'max_abs_diff_vs_{n}']:.4f} | {r[f'rankings_identical_to_{n}']}/{len(items)} | "
-                        f"{r[f'kendall_tau_vs_{n}']:.3f} |" for n in compared)
+                        f"{r[f'kendall_tau_vs_{n}']:.3f} |" if name not in other_prompt else " - | - | - |"
+                        for n in compared)
         lines.append(f"| {name} | {r['pairs_per_s']:.2f} | {ratio} |{cells} "
                      f"{r['model_flops_per_s'] / 1e12:.3f} | {r['fraction_of_matmul_peak']:.0%} |")
     for name, err in errors.items():

@@ -22,6 +22,7 @@ DEFAULT_MODEL = "mixedbread-ai/mxbai-rerank-base-v2"
 OFFLINE_DEFAULT = "qwen2.5-coder-0.5b-instruct"
 TRAINED_DEFAULT = "prorank-qwen2.5-coder-0.5b-squad"
 ADAPTERS_DIR = Path(__file__).resolve().parent.parent / "adapters"
+SETTINGS_FILE = "prorank.json"  # beside a model's or adapter's weights: the prompt layout it was trained with
 
 
 class ModelNotAvailableError(OSError):
@@ -93,6 +94,21 @@ def resolve(model: str, adapter: str | None = None) -> ResolvedModel:
             )
         return ResolvedModel(str(assets.model_dir(model)), adapter)
     return ResolvedModel(model, adapter, is_hub=True)
+
+
+def prompt_layout(resolved: ResolvedModel) -> str:
+    """The prompt layout a model was trained with, read from ``prorank.json`` in its adapter folder or, for a
+    local full model, its own folder; ``published`` when neither has one (hub checkpoints, base models)."""
+    for folder in (resolved.adapter, None if resolved.is_hub else resolved.base):
+        if folder and (Path(folder) / SETTINGS_FILE).is_file():
+            settings = json.loads((Path(folder) / SETTINGS_FILE).read_text())
+            return settings.get("prompt_layout", "published")
+    return "published"
+
+
+def write_settings(folder: str | Path, *, prompt_layout: str) -> None:
+    """Record the prompt layout beside trained weights, so that every loader serves the prompt that was trained."""
+    (Path(folder) / SETTINGS_FILE).write_text(json.dumps({"prompt_layout": prompt_layout}, indent=2) + "\n")
 
 
 def catalogue_names() -> list[str]:

@@ -1,9 +1,16 @@
 """The ProRank prompt: the only place in the project where prompts are built.
 
-The layout is the published one (ProRank paper, mxbai-rerank-v2), assembled from separately tokenised pieces so
-that truncation works in tokens and the task prompt and chat suffix always survive:
+The default layout is the published one (ProRank paper, mxbai-rerank-v2), assembled from separately tokenised
+pieces so that truncation works in tokens and the task prompt and chat suffix always survive:
 
-    chat prefix | [instruction: ...\\n] query: ... | \\n | document: ... | \\n | task prompt | chat suffix
+    published:    chat prefix | [instruction: ...\\n] query: ... | \\n | document: ... | \\n | task prompt | chat suffix
+    query-first:  chat prefix | task description \\n | [instruction: ...\\n] query: ... | \\n | document: ... |
+                  \\n Relevance: | chat suffix
+
+``query-first`` has the same words in another order, for models trained here with it: everything before the
+document is shared by all documents of a query, so the engine's ``prefix`` fast mode computes it once, and only the
+document and a few tokens after it run per document. A model records its layout in ``prorank.json`` beside its
+weights (see :func:`prorank_integrations.engine.models.prompt_layout`); published checkpoints use ``published``.
 
 Inference, training and benchmarks all encode through :class:`ProRankPrompt`, so what is trained is what is served.
 """
@@ -16,12 +23,15 @@ from typing import Any
 SYSTEM_PROMPT = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 CHAT_PREFIX = f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
 CHAT_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
-TASK_PROMPT = (
+TASK_DESCRIPTION = (
     "You are a search relevance expert who evaluates how well documents match search queries. For each "
     "query-document pair, carefully analyze the semantic relationship between them, then provide your binary "
-    "relevance judgment (0 for not relevant, 1 for relevant).\nRelevance:"
+    "relevance judgment (0 for not relevant, 1 for relevant)."
 )
+CUE = "Relevance:"
 SEP = "\n"
+TASK_PROMPT = f"{TASK_DESCRIPTION}{SEP}{CUE}"
+LAYOUTS = ("published", "query-first")
 RELEVANCE_TOKENS = ("1", "0")
 _MARK = "\u2063PRORANK_USER_TEXT\u2063"
 
@@ -32,23 +42,28 @@ class PromptTemplate:
 
     prefix: str = CHAT_PREFIX
     suffix: str = CHAT_SUFFIX
-    task: str = TASK_PROMPT
+    task: str = TASK_PROMPT  # after the document
     sep: str = SEP
+    lead: str = ""  # before the query
 
     @classmethod
-    def for_model(cls, tokenizer: Any, model_type: str | None = None) -> PromptTemplate:
-        """The published template for Qwen2 models; other models keep the same user text in their own chat format."""
+    def for_model(cls, tokenizer: Any, model_type: str | None = None, layout: str = "published") -> PromptTemplate:
+        """The published chat format for Qwen2 models; other models keep the same user text in their own chat format.
+        ``layout`` orders the user text (see the module docstring)."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown prompt layout {layout!r}; choose from {list(LAYOUTS)}")
+        words = {} if layout == "published" else {"lead": f"{TASK_DESCRIPTION}{SEP}", "task": CUE}
         if model_type in (None, "qwen2") or getattr(tokenizer, "chat_template", None) is None:
-            return cls()
+            return cls(**words)
         rendered = tokenizer.apply_chat_template(
             [{"role": "user", "content": _MARK}], add_generation_prompt=True, tokenize=False
         )
         prefix, _, suffix = rendered.partition(_MARK)
-        return cls(prefix=prefix, suffix=suffix)
+        return cls(prefix=prefix, suffix=suffix, **words)
 
     def user_text(self, query: str, document: str, instruction: str | None = None) -> str:
         head = f"instruction: {instruction}{self.sep}" if instruction else ""
-        return f"{head}query: {query}{self.sep}document: {document}{self.sep}{self.task}"
+        return f"{self.lead}{head}query: {query}{self.sep}document: {document}{self.sep}{self.task}"
 
     def render(self, query: str, document: str, instruction: str | None = None) -> str:
         """The full prompt as text (before truncation): for reading, debugging and reference implementations."""
@@ -78,7 +93,7 @@ class ProRankPrompt:
         self.token_ids = tuple(self._single_token(t) for t in relevance_tokens)
         self.relevance_tokens = tuple(relevance_tokens)
         t = self.template
-        self._prefix = self._ids(t.prefix)
+        self._prefix = self._ids(t.prefix) + (self._ids(t.lead) if t.lead else [])
         self._sep = self._ids(t.sep)
         self._tail = self._sep + self._ids(t.task) + self._ids(t.suffix)
         self.static_length = len(self._prefix) + len(self._sep) + len(self._tail)
@@ -103,7 +118,7 @@ class ProRankPrompt:
         return ids[0]
 
     def query_ids(self, query: str, instruction: str | None = None) -> list[int]:
-        """The prefix shared by every document of a query: chat prefix, instruction and query, capped."""
+        """The prefix shared by every document of a query: chat prefix, lead, instruction and query (capped)."""
         head = f"instruction: {instruction}{self.template.sep}" if instruction else ""
         return self._prefix + self._ids(f"{head}query: {query}")[: self.max_query_tokens]
 

@@ -277,6 +277,10 @@ class ProRankScorer:
     padding costs more than batching gains (``benchmarks/results/speed``: 0.98 pairs/s with padded batches of 16,
     1.41 without), so there batches hold only sequences of equal length and nothing is padded.
 
+    ``prompt_layout`` (default: the one recorded in the model's or adapter's ``prorank.json``, else
+    ``"published"``): the order of the prompt's parts (:mod:`prorank_integrations.engine.prompt`); a model must be
+    served with the layout it was trained with.
+
     ``fast`` turns on speed modes (exact mode when empty): ``"prefix"`` computes the prompt prefix a query's
     documents share (chat prefix, query) once per batch instead of once per document: the same function, equal
     in fp32 (tested to 1e-4), while in bf16 the other order of computation rounds differently (the speed benchmark
@@ -302,6 +306,7 @@ class ProRankScorer:
         cache_size: int = 4096,
         fast: str | Sequence[str] | None = None,
         padding: bool | None = None,
+        prompt_layout: str | None = None,
         token: str | None = None,
         trust_remote_code: bool = False,
         model_kwargs: dict | None = None,
@@ -316,7 +321,8 @@ class ProRankScorer:
                                     trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
         self._setup(tokenizer, lm, max_length=max_length, max_query_tokens=max_query_tokens, batch_size=batch_size,
                     max_batch_tokens=max_batch_tokens, relevance_tokens=relevance_tokens, calibration=calibration,
-                    cache_size=cache_size, fast=fast, padding=padding, show_progress=show_progress)
+                    cache_size=cache_size, fast=fast, padding=padding,
+                    prompt_layout=prompt_layout or models.prompt_layout(resolved), show_progress=show_progress)
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> ProRankScorer:
@@ -336,7 +342,7 @@ class ProRankScorer:
                batch_size: int = 16, max_batch_tokens: int | None = 16384,
                relevance_tokens: tuple[str, str] = RELEVANCE_TOKENS, calibration: Calibration | None = None,
                cache_size: int = 4096, fast: str | Sequence[str] | None = None, padding: bool | None = None,
-               show_progress: bool = False) -> None:
+               prompt_layout: str = "published", show_progress: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.fast = parse_fast(fast)
@@ -346,7 +352,8 @@ class ProRankScorer:
                 raise ValueError("fast mode 'int8' runs on CPU only; use bf16/fp16 on an accelerator")
             model = quantize_int8(model)
         self.tokenizer, self.model = tokenizer, model
-        template = PromptTemplate.for_model(tokenizer, getattr(model.config, "model_type", None))
+        template = PromptTemplate.for_model(tokenizer, getattr(model.config, "model_type", None), prompt_layout)
+        self.prompt_layout = prompt_layout
         self.prompt = ProRankPrompt(tokenizer, template, max_length=max_length, max_query_tokens=max_query_tokens,
                                     relevance_tokens=relevance_tokens)
         self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens

@@ -40,6 +40,10 @@ def trainable_model(cfg: TrainConfig) -> tuple[Any, Any]:
     resolved = models.resolve(cfg.base_model)
     tokenizer, base = models.load(resolved, dtype=dtype, device="cpu")
     if cfg.init_adapter:
+        trained_with = models.prompt_layout(models.ResolvedModel(cfg.base_model, cfg.init_adapter))
+        if trained_with != cfg.prompt_layout:
+            raise ValueError(f"init_adapter {cfg.init_adapter} was trained with prompt layout {trained_with!r}, "
+                             f"this run uses {cfg.prompt_layout!r}: set prompt_layout to match")
         model = PeftModel.from_pretrained(base, cfg.init_adapter, is_trainable=True)
     else:
         n_layers = base.config.num_hidden_layers
@@ -53,7 +57,16 @@ def trainable_model(cfg: TrainConfig) -> tuple[Any, Any]:
 
 def engine_for(model: Any, tokenizer: Any, cfg: TrainConfig) -> ProRankScorer:
     """The serving engine around the model being trained: the same prompt and the same scoring function."""
-    return ProRankScorer.from_model(model, tokenizer, max_length=cfg.max_length, batch_size=8, cache_size=0)
+    return ProRankScorer.from_model(model, tokenizer, max_length=cfg.max_length, batch_size=8, cache_size=0,
+                                    prompt_layout=cfg.prompt_layout)
+
+
+def save_adapter(model: Any, cfg: TrainConfig, final: Path) -> None:
+    """Write the trained adapter with its prompt layout, atomically: ``final`` exists only when complete."""
+    tmp = final.with_name(final.name + ".tmp")
+    model.save_pretrained(tmp)
+    models.write_settings(tmp, prompt_layout=cfg.prompt_layout)
+    tmp.rename(final)
 
 
 def evaluate_groups(scorer: ProRankScorer, groups: list[Group]) -> dict[str, float]:

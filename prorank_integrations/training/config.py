@@ -22,6 +22,7 @@ class TrainConfig:
     dtype: str = "auto"
     seed: int = 0
     max_length: int = 256
+    prompt_layout: str = "published"  # or "query-first": shares more of the prompt between a query's documents
     n_negatives: int = 7
     depth: int = 30
     val_fraction: float = 0.1

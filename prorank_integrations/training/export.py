@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+from prorank_integrations.engine import models
+
 CARD = """# {name}
 
 A ProRank reranker adapter (LoRA) for `{base}`, trained by prorank-integrations.
@@ -16,6 +18,7 @@ A ProRank reranker adapter (LoRA) for `{base}`, trained by prorank-integrations.
 - Data: `{data}` (positives from the qrels, hard negatives from BM25 top-{depth}), {groups} training questions,
   max_length {max_length}; evaluation sets (SQuADShifts) never used for training.
 - LoRA: r={lora_r}, alpha={lora_alpha}, {lora_layers} decoder layers, modules {targets}.
+- Prompt layout: `{layout}` (recorded in `prorank.json`; the engine serves it automatically).
 - Validation on held-out SQuAD paragraphs ({val_groups} questions, gold among {n_docs}): MRR@10 {mrr}, acc@1 {acc}.
 - Training time: {hours:.2f} h wall clock on {machine}.
 - Weights stored in bf16.
@@ -54,13 +57,15 @@ def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None 
     save_file({k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in tensors.items()},
               str(tmp / "adapter_model.safetensors"))
     shutil.copy(adapter / "adapter_config.json", tmp / "adapter_config.json")
+    models.write_settings(tmp, prompt_layout=cfg.get("prompt_layout", "published"))
     ends = [r for r in _log(run_dir) if r.get("event") == "end"]
     end = ends[-1] if ends else {}
     (tmp / "README.md").write_text(CARD.format(
         name=name or target.name, base=cfg["base_model"], stages=stages, data=cfg["data"], depth=cfg["depth"],
         groups=cfg["max_groups"], max_length=cfg["max_length"], lora_r=cfg["lora_r"], lora_alpha=cfg["lora_alpha"],
         lora_layers="all" if cfg["lora_layers"] is None else f"top {cfg['lora_layers']}",
-        targets=", ".join(cfg["lora_targets"]), val_groups=end.get("val_groups"),
+        targets=", ".join(cfg["lora_targets"]), layout=cfg.get("prompt_layout", "published"),
+        val_groups=end.get("val_groups"),
         n_docs=1 + cfg["n_negatives"], mrr=f"{end.get('val_mrr@10', float('nan')):.3f}",
         acc=f"{end.get('val_acc@1', float('nan')):.3f}", name_or_path=name or str(target),
         hours=training_hours(run_dir), machine=machine))
@@ -75,10 +80,11 @@ def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None 
 
 def export_merged(adapter: str | Path, target: str | Path, dtype: str = "bf16") -> Path:
     """Merge an adapter into its base model and save full weights (a plain transformers folder)."""
-    from prorank_integrations.engine import models
     from prorank_integrations.engine.scorer import resolve_dtype
 
-    tokenizer, model = models.load(models.resolve(str(adapter)), dtype=resolve_dtype(dtype, "cpu"), device="cpu")
+    resolved = models.resolve(str(adapter))
+    tokenizer, model = models.load(resolved, dtype=resolve_dtype(dtype, "cpu"), device="cpu")
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
+    models.write_settings(target, prompt_layout=models.prompt_layout(resolved))
     return Path(target)

@@ -17,7 +17,14 @@ import torch
 from tqdm.auto import tqdm
 
 from prorank_integrations.engine.scorer import left_pad, relevance_scores
-from prorank_integrations.training.common import JsonlLog, engine_for, evaluate_groups, groups_for, trainable_model
+from prorank_integrations.training.common import (
+    JsonlLog,
+    engine_for,
+    evaluate_groups,
+    groups_for,
+    save_adapter,
+    trainable_model,
+)
 from prorank_integrations.training.config import TrainConfig
 
 
@@ -105,9 +112,7 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
     metrics = evaluate_groups(engine, val)
     log.write(event="end", stage="score", **metrics)
     if accelerator.is_main_process:
-        tmp = out / "adapter.tmp"
-        unwrapped.save_pretrained(tmp)
-        tmp.rename(final)
+        save_adapter(unwrapped, cfg, final)
         for old in out.glob("checkpoint-*"):
             shutil.rmtree(old)
     return final

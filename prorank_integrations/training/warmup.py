@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prorank_integrations.training.common import JsonlLog, engine_for, evaluate_groups, groups_for, trainable_model
+from prorank_integrations.training.common import (
+    JsonlLog,
+    engine_for,
+    evaluate_groups,
+    groups_for,
+    save_adapter,
+    trainable_model,
+)
 from prorank_integrations.training.config import TrainConfig
 from prorank_integrations.training.data import Group
 
@@ -92,7 +99,5 @@ def train_warmup(cfg: TrainConfig, *, progress: bool = True) -> Path:
     trainer.train(resume_from_checkpoint=True if resume else None)
     metrics = evaluate_groups(engine, val)
     log.write(event="end", stage="warmup", **metrics)
-    tmp = out / "adapter.tmp"
-    trainer.model.save_pretrained(tmp)
-    tmp.rename(final)
+    save_adapter(trainer.model, cfg, final)
     return final
