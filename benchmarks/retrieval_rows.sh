@@ -7,14 +7,14 @@ CHEAP=(
   "bi-encoder=bi-encoder:all-minilm-l6-v2"
   "cross-encoder=cross-encoder:runs/cross-encoder/model"
 )
-PRORANK=(
-  "stage1+2=prorank:$B+adapter=$A/stage1+2"
-  "stage2-only=prorank:$B+adapter=$A/stage2-only"
+PRORANK=(  # the labels name the all-layer recipe; "-top8": the first recipe (LoRA on the top 8 layers)
   "zero-shot-0.5b=prorank:$B"
-  "stage1-only=prorank:$B+adapter=$A/stage1-only"
-  "stage2-all-layers=prorank:$B+adapter=$A/stage2-all-layers"
-  "stage1-all-layers=prorank:$B+adapter=$A/stage1-all-layers"
-  "stage1+2-all-layers=prorank:$B+adapter=$A/stage1+2-all-layers"
+  "stage2-only=prorank:$B+adapter=$A/stage2-all-layers"
+  "stage1+2=prorank:$B+adapter=$A/stage1+2-all-layers"
+  "stage1-only=prorank:$B+adapter=$A/stage1-all-layers"
+  "stage2-only-top8=prorank:$B+adapter=$A/stage2-only"
+  "stage1+2-top8=prorank:$B+adapter=$A/stage1+2"
+  "stage1-only-top8=prorank:$B+adapter=$A/stage1-only"
 )
 BIG="zero-shot-1.5b=prorank:qwen2.5-coder-1.5b-instruct"
 SETS=(squadshifts-reddit squadshifts-new-wiki)

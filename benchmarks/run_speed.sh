@@ -24,7 +24,7 @@ $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 -
 # exact against each fast mode (rows computed into the retrieval cache, ~15-25 min each; the summary reads the cache)
 source benchmarks/retrieval_rows.sh
 S2="prorank:$B+adapter=$A/stage2-only"
-FAST=("stage2-only=$S2" "stage2-only-fast-prefix=$S2+fast=prefix" "stage2-only-fast-prefix-int8=$S2+fast=prefix,int8")
+FAST=("stage2-only-top8=$S2" "stage2-only-top8-fast-prefix=$S2+fast=prefix" "stage2-only-top8-fast-prefix-int8=$S2+fast=prefix,int8")
 args=(); for row in "${FAST[@]}"; do args+=(--reranker "$row"); done
 for row in "${FAST[@]}"; do
   $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
