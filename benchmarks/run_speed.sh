@@ -32,3 +32,9 @@ for row in "${FAST[@]}"; do
 done
 $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
   "${args[@]}" --out benchmarks/results/speed/fast-quality --cache "$R/squadshifts-reddit-200/cache" --cached-only
+# the query-first prompt layout (for models trained with it): prefix mode on it, against exact, prefix and the peer;
+# one repeat (~10 min). Its quality needs a model trained with that layout (training/stage2-all-layers-query-first.json).
+$PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 --repeats 1 \
+  --peers sentence-transformers --fast prefix --fast-layout query-first --out benchmarks/results/speed/query-first
+# where exact-mode time goes, by aten op
+$PY benchmarks/profile_exact.py > benchmarks/results/speed/profile/profile.txt

@@ -51,9 +51,10 @@ def test_rewards():
 
 
 def _cfg(tmp_path, tiny_model_dir, train_dir, name, **kw):
-    return TrainConfig(output_dir=str(tmp_path / name), base_model=tiny_model_dir, data=str(train_dir / "train"),
-                       exclude=[str(train_dir / "evalset")], dtype="fp32", max_length=512, n_negatives=3, depth=10,
-                       max_groups=6, eval_groups=3, lora_layers=1, lora_r=4, grad_accum=2, save_every=1, **kw)
+    settings = dict(output_dir=str(tmp_path / name), base_model=tiny_model_dir, data=str(train_dir / "train"),
+                    exclude=[str(train_dir / "evalset")], dtype="fp32", max_length=512, n_negatives=3, depth=10,
+                    max_groups=6, eval_groups=3, lora_layers=1, lora_r=4, grad_accum=2, save_every=1)
+    return TrainConfig(**{**settings, **kw})
 
 
 def test_stage1_then_stage2_end_to_end_and_adapter_reloads(tmp_path, tiny_model_dir, train_dir):
@@ -67,7 +68,7 @@ def test_stage1_then_stage2_end_to_end_and_adapter_reloads(tmp_path, tiny_model_
     assert any("rewards/format_reward/mean" in r for r in log1) and log1[-1]["event"] == "end"
 
     stage2 = train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "s12", init_adapter=str(stage1),
-                              learning_rate=5e-2), progress=False)
+                              learning_rate=5e-2, lora_layers=None, lora_r=8), progress=False)  # both unused
     log2 = [json.loads(x) for x in (tmp_path / "s12" / "train_log.jsonl").read_text().splitlines()]
     steps = [r for r in log2 if r["event"] == "step"]
     assert len(steps) == 3 and all(np.isfinite(r["loss"]) for r in steps)
@@ -92,7 +93,8 @@ def test_stage1_then_stage2_end_to_end_and_adapter_reloads(tmp_path, tiny_model_
     from prorank_integrations.training.export import export_adapter, export_merged
 
     exported = export_adapter(tmp_path / "s12", tmp_path / "exported", name="tiny-prorank")
-    assert "tiny-prorank" in (exported / "README.md").read_text()
+    card = (exported / "README.md").read_text()
+    assert "tiny-prorank" in card and "LoRA: r=4, alpha=32, decoder layers: layer 1;" in card  # stage 1's LoRA
     compact = ProRankScorer(str(exported), dtype="fp32", device="cpu", max_length=512).score("capital", docs)
     np.testing.assert_allclose(compact, trained, atol=5e-3)  # bf16 storage of the LoRA weights (~0.4% each)
     merged = export_merged(stage2, tmp_path / "merged", dtype="fp32")

@@ -17,7 +17,7 @@ A ProRank reranker adapter (LoRA) for `{base}`, trained by prorank-integrations.
 - Stages: {stages}
 - Data: `{data}` (positives from the qrels, hard negatives from BM25 top-{depth}), {groups} training questions,
   max_length {max_length}; evaluation sets (SQuADShifts) never used for training.
-- LoRA: r={lora_r}, alpha={lora_alpha}, {lora_layers} decoder layers, modules {targets}.
+- LoRA: r={lora_r}, alpha={lora_alpha}, decoder layers: {lora_layers}; modules {targets}.
 - Prompt layout: `{layout}` (recorded in `prorank.json`; the engine serves it automatically).
 - Validation on held-out SQuAD paragraphs ({val_groups} questions, gold among {n_docs}): MRR@10 {mrr}, acc@1 {acc}.
 - Training time: {hours:.2f} h wall clock on {machine}.
@@ -40,6 +40,13 @@ def training_hours(run_dir: str | Path) -> float:
     return (max(times) - min(times)) / 3600 if times else float("nan")
 
 
+def _layers_text(layers: list[int] | int | None) -> str:
+    if layers is None or layers == []:
+        return "all"
+    layers = [layers] if isinstance(layers, int) else sorted(layers)
+    return f"layer {layers[0]}" if len(layers) == 1 else f"{len(layers)} (layers {layers[0]}-{layers[-1]})"
+
+
 def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None = None,
                    stages: str = "stage 2 (listwise score learning)", machine: str = "2 CPU cores") -> Path:
     """Copy ``<run_dir>/adapter`` to ``target`` with bf16 weights and a model card."""
@@ -58,13 +65,15 @@ def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None 
               str(tmp / "adapter_model.safetensors"))
     shutil.copy(adapter / "adapter_config.json", tmp / "adapter_config.json")
     models.write_settings(tmp, prompt_layout=cfg.get("prompt_layout", "published"))
+    lora = json.loads((adapter / "adapter_config.json").read_text())  # the truth, also when stage 2 continued
+    layers = lora.get("layers_to_transform")                          # a stage 1 adapter (init_adapter)
     ends = [r for r in _log(run_dir) if r.get("event") == "end"]
     end = ends[-1] if ends else {}
     (tmp / "README.md").write_text(CARD.format(
         name=name or target.name, base=cfg["base_model"], stages=stages, data=cfg["data"], depth=cfg["depth"],
-        groups=cfg["max_groups"], max_length=cfg["max_length"], lora_r=cfg["lora_r"], lora_alpha=cfg["lora_alpha"],
-        lora_layers="all" if cfg["lora_layers"] is None else f"top {cfg['lora_layers']}",
-        targets=", ".join(cfg["lora_targets"]), layout=cfg.get("prompt_layout", "published"),
+        groups=cfg["max_groups"], max_length=cfg["max_length"], lora_r=lora["r"], lora_alpha=lora["lora_alpha"],
+        lora_layers=_layers_text(layers),
+        targets=", ".join(sorted(lora["target_modules"])), layout=cfg.get("prompt_layout", "published"),
         val_groups=end.get("val_groups"),
         n_docs=1 + cfg["n_negatives"], mrr=f"{end.get('val_mrr@10', float('nan')):.3f}",
         acc=f"{end.get('val_acc@1', float('nan')):.3f}", name_or_path=name or str(target),
