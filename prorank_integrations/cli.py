@@ -175,8 +175,7 @@ def _cmd_bench_speed(args: argparse.Namespace) -> int:
     model_path = args.model_path or local_model_path(args.model)
     run_speed(engine, model_path, items, args.out, repeats=args.repeats, peers=peers,
               fast_modes=tuple(args.fast or ()), layouts=tuple(args.fast_layout or ()), batch_size=args.batch_size,
-              memory=args.memory,
-              reference_dtype=args.reference_dtype)
+              memory=args.memory, reference_dtype=args.reference_dtype)
     if args.cache_requests:
         cache_session(engine, items, args.cache_requests, seed=args.seed, out=args.out)
     if args.curves:

@@ -61,11 +61,11 @@ class RerankerSpec:
         where it has one): a retrained adapter keeps its path or catalogue name, and results cached under the old
         weights must not pass for the new ones."""
         folder = models.adapter_folder(self.model, self.options.get("adapter")) if self.model else None
-        weights = sorted(folder.glob("adapter_model.*")) if folder is not None and folder.is_dir() else []
-        if not weights:
+        files = sorted(folder.glob("adapter_model.*")) if folder is not None and folder.is_dir() else []
+        if not files:
             return self.text
-        weights += [p for p in [folder / models.SETTINGS_FILE] if p.is_file()]
-        digest = hashlib.sha256(b"".join(w.read_bytes() for w in weights)).hexdigest()[:16]
+        files += [p for p in [folder / models.SETTINGS_FILE] if p.is_file()]
+        digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
         return f"{self.text} | adapter weights sha256:{digest}"
 
 

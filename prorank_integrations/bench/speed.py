@@ -152,9 +152,9 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
     impls: dict[str, Any] = {"exact": engine}
     for mode in fast_modes:
         impls[fast_label(mode)] = fast_engine(engine, model_path, mode, batch_size)
-    other_prompt = {f"fast-prefix+{layout}" for layout in layouts}
-    for layout in layouts:
-        impls[f"fast-prefix+{layout}"] = ProRankScorer.from_model(
+    other_prompt = {f"fast-prefix+{layout}": layout for layout in layouts}
+    for label, layout in other_prompt.items():
+        impls[label] = ProRankScorer.from_model(
             engine.model, engine.tokenizer, max_length=engine.max_length, batch_size=batch_size, fast="prefix",
             prompt_layout=layout)
     errors: dict[str, str] = {}

@@ -93,7 +93,7 @@ class ProRankPrompt:
         self.token_ids = tuple(self._single_token(t) for t in relevance_tokens)
         self.relevance_tokens = tuple(relevance_tokens)
         t = self.template
-        self._prefix = self._ids(t.prefix) + (self._ids(t.lead) if t.lead else [])
+        self._prefix = self._ids(t.prefix) + self._ids(t.lead)
         self._sep = self._ids(t.sep)
         self._tail = self._sep + self._ids(t.task) + self._ids(t.suffix)
         self.static_length = len(self._prefix) + len(self._sep) + len(self._tail)
