@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     data_fetch = data_sub.add_parser("fetch", help="build BEIR folders in the cache ($PRORANK_HOME/data)")
     data_fetch.add_argument("collection", choices=["squad"], help="squad: SQuAD v1.1 dev, SQuADShifts reddit/new-wiki")
-    data_fetch.add_argument("--source", help="folder or archive with the SQuAD JSON files (default: pip bigbench)")
+    data_fetch.add_argument("--source", help="default: the snapshot bundled with the package; 'bigbench': "
+                            "bigbench==1.0.0 from the package index; else a folder or archive of the SQuAD JSON files")
     data_fetch.add_argument("--force", action="store_true")
     data_fetch.set_defaults(func=_cmd_data_fetch)
 

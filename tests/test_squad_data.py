@@ -5,6 +5,7 @@ import tarfile
 
 import pytest
 
+from prorank_integrations.bench import squad
 from prorank_integrations.bench.datasets import resolve_dataset
 from prorank_integrations.bench.squad import FILES, fetch_squad, squad_to_beir
 
@@ -45,3 +46,27 @@ def test_fetch_from_an_archive_builds_the_cache(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="does not hold"):
         fetch_squad(tmp_path / "empty", force=True)
+
+
+def test_default_fetch_builds_the_sets_from_the_bundled_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRORANK_HOME", str(tmp_path / "home"))
+    paths = fetch_squad()
+    resolve_dataset.cache_clear()
+    reddit = resolve_dataset("squadshifts-reddit")
+    assert (len(reddit.corpus), len(reddit.queries)) == (2035, 9767)
+    assert all(len(rels) == 1 and set(rels) <= set(reddit.corpus) for rels in reddit.qrels.values())
+    assert len(resolve_dataset("squad-v1.1-dev").queries) == 10565
+    assert "CC BY-SA 4.0" in (paths["squad-v1.1-dev"] / "README.md").read_text()
+    resolve_dataset.cache_clear()
+
+
+def test_a_damaged_snapshot_is_refused(tmp_path, monkeypatch):
+    damaged = tmp_path / "squad_beir.tar.xz"
+    data = bytearray(squad.SNAPSHOT.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    monkeypatch.setattr(squad, "SNAPSHOT", damaged)
+    monkeypatch.setenv("PRORANK_HOME", str(tmp_path / "home"))
+    with pytest.raises(RuntimeError, match="damaged"):
+        fetch_squad()
+    assert not (tmp_path / "home" / "data" / "squadshifts-reddit").exists()
