@@ -177,3 +177,19 @@ def test_st_causal_spec_gives_the_engines_scores(tiny_model_dir):
     st = build_reranker(RerankerSpec.parse(f"st=st-causal:{tiny_model_dir}+max_length=512"))
     ours = build_reranker(RerankerSpec.parse(f"prorank:{tiny_model_dir}+max_length=512"))
     np.testing.assert_allclose(st.score(ds.queries[q], texts), ours.score(ds.queries[q], texts), atol=1e-3)
+
+
+def test_rows_record_the_dtype_they_were_computed_in(tiny_model_dir, tmp_path):
+    ds = load_beir(SAMPLE_DIR)
+    tiny = RerankerSpec.parse(f"tiny=prorank:{tiny_model_dir}+max_length=512+dtype=fp32")
+    summary = run_retrieval(ds, [RerankerSpec.parse("bm25=none"), tiny], tmp_path, queries=4, depth=5,
+                            progress=False)
+    assert summary["rerankers"]["tiny"]["dtypes"] == {"float32": 4} and "dtypes" not in summary["rerankers"]["bm25"]
+    path = tmp_path / "tiny.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows[:2]:  # rows cached before the dtype was recorded
+        del row["dtype"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    again = run_retrieval(ds, [tiny], tmp_path, queries=4, depth=5, progress=False)
+    assert again["rerankers"]["tiny"]["dtypes"] == {"float32": 2, "unrecorded": 2}
+    assert "tiny mixes dtypes across questions: float32 2, unrecorded 2" in (tmp_path / "table.md").read_text()

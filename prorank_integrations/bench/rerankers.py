@@ -3,7 +3,7 @@
     none                               keep the first-stage order
     bi-encoder:MODEL                   cosine similarity, sentence-transformers (catalogue name, path or hub id)
     cross-encoder:MODEL                sentence-transformers CrossEncoder
-    prorank:MODEL[+adapter=PATH][+max_length=N][+batch_size=N][+fast=MODE,...]   the project's engine (always)
+    prorank:MODEL[+adapter=PATH][+max_length=N][+batch_size=N][+fast=MODE,...][+dtype=D]   the project's engine
     st-causal:MODEL[+max_length=N][+batch_size=N]   the same score computed by sentence-transformers' CrossEncoder
                                        as a causal-LM reranker (the peer of the speed benchmark)
 
@@ -24,11 +24,17 @@ import numpy as np
 from prorank_integrations.engine import assets, models
 
 KINDS = ("none", "bi-encoder", "cross-encoder", "prorank", "st-causal")
-OPTIONS = ("adapter", "max_length", "batch_size", "fast")
+OPTIONS = ("adapter", "max_length", "batch_size", "fast", "dtype")
 
 
 class Reranker(Protocol):
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def precision(reranker: Reranker) -> str | None:
+    """The dtype a language-model reranker computes in (``auto`` resolves per machine), recorded with each result."""
+    engine = getattr(reranker, "engine", None)
+    return str(engine.dtype).removeprefix("torch.") if engine is not None else None
 
 
 @dataclass(frozen=True)
@@ -115,10 +121,11 @@ class ProRankReranker:
     """The project's engine; raw scores."""
 
     def __init__(self, model: str, adapter: str | None = None, max_length: int = 512, batch_size: int = 16,
-                 fast: str | None = None) -> None:
+                 fast: str | None = None, dtype: str = "auto") -> None:
         from prorank_integrations.engine.scorer import ProRankScorer
 
-        self.engine = ProRankScorer(model, adapter=adapter, max_length=max_length, batch_size=batch_size, fast=fast)
+        self.engine = ProRankScorer(model, adapter=adapter, max_length=max_length, batch_size=batch_size, fast=fast,
+                                    dtype=dtype)
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         return self.engine.score(query, list(texts))
@@ -151,4 +158,5 @@ def build_reranker(spec: RerankerSpec) -> Reranker:
     if spec.kind == "st-causal":
         return SentenceTransformersCausal(spec.model, int(opts.get("max_length", 512)), int(opts.get("batch_size", 16)))
     return ProRankReranker(spec.model, adapter=opts.get("adapter"), max_length=int(opts.get("max_length", 512)),
-                           batch_size=int(opts.get("batch_size", 16)), fast=opts.get("fast"))
+                           batch_size=int(opts.get("batch_size", 16)), fast=opts.get("fast"),
+                           dtype=opts.get("dtype", "auto"))

@@ -11,6 +11,7 @@ import json
 import platform
 import sys
 import time
+from collections import Counter
 from importlib import metadata
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 from prorank_integrations.bench.data import BeirDataset
 from prorank_integrations.bench.first_stage import first_stage as make_first_stage
 from prorank_integrations.bench.metrics import MEASURES, evaluate_run, mean_metrics
-from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker
+from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker, precision
 from prorank_integrations.bench.rows import bind, bound_rows
 
 VERSIONED = ("prorank-integrations", "torch", "transformers", "sentence-transformers", "haystack-ai",
@@ -62,6 +63,7 @@ def rerank_all(dataset: BeirDataset, cands: dict[str, list[str]], spec: Reranker
     todo = [q for q in cands if q not in done]
     if todo:
         reranker = build_reranker(spec)
+        dtype = precision(reranker)
         bind(path, settings)
         with path.open("a") as f:
             for qid in tqdm(todo, desc=spec.label, unit="query", disable=not progress):
@@ -72,6 +74,8 @@ def rerank_all(dataset: BeirDataset, cands: dict[str, list[str]], spec: Reranker
                 order = np.argsort(-np.asarray(scores), kind="stable")
                 row = {"qid": qid, "ranking": [cands[qid][i] for i in order],
                        "scores": [float(scores[i]) for i in order], "seconds": seconds, "pairs": len(texts)}
+                if dtype:
+                    row["dtype"] = dtype
                 f.write(json.dumps(row) + "\n")
                 f.flush()
                 done[qid] = row
@@ -87,6 +91,9 @@ def summarise(dataset: BeirDataset, rows: dict[str, dict]) -> tuple[dict[str, fl
     pairs = sum(r["pairs"] for r in rows.values())
     agg.update({"queries": len(rows), "latency_ms_per_query": 1000 * seconds / max(1, len(rows)),
                 "pairs_per_s": pairs / seconds if seconds > 0 else None})
+    dtypes = Counter(r["dtype"] for r in rows.values() if "dtype" in r)
+    if dtypes:  # rows cached before the dtype was recorded count as "unrecorded"
+        agg["dtypes"] = {**dtypes, **({"unrecorded": len(rows) - dtypes.total()} if dtypes.total() < len(rows) else {})}
     return agg, per_query
 
 
@@ -102,7 +109,10 @@ def write_report(summary: dict, out: Path) -> None:
                      f"{r['recall@100']:.3f} | {r['latency_ms_per_query']:.0f} | {pps} |")
     title = (f"{summary['dataset']}: {summary['queries']} questions (seed {summary['seed']}), "
              f"{summary['first_stage']} top-{summary['depth']} reranked\n\n")
-    (out / "table.md").write_text(title + header + "\n".join(lines) + "\n")
+    mixed = {label: r["dtypes"] for label, r in rows.items() if len(r.get("dtypes", {})) > 1}
+    note = "".join(f"\n{label} mixes dtypes across questions: "
+                   + ", ".join(f"{d} {n}" for d, n in dtypes.items()) + "\n" for label, dtypes in mixed.items())
+    (out / "table.md").write_text(title + header + "\n".join(lines) + "\n" + note)
     import matplotlib
 
     matplotlib.use("Agg")
