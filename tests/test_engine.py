@@ -105,10 +105,17 @@ def test_bad_inputs(scorer):
         scorer.score(None, ["doc"])
     with pytest.raises(TypeError, match="single str"):
         scorer.score(QUERY, "a string, not a list")
+    with pytest.raises(ValueError, match="batch_size"):
+        scorer.score(QUERY, ["doc"], batch_size=0)
     docs = list(DOCS)
     snapshot = copy.deepcopy(docs)
     scorer.score(QUERY, docs)
     assert docs == snapshot
+
+
+def test_unknown_dtype_is_a_clear_error(tiny_model_dir):
+    with pytest.raises(ValueError, match="unknown dtype 'bf32'"):
+        ProRankScorer(tiny_model_dir, dtype="bf32", device="cpu")
 
 
 def test_relevance_tokens_must_be_single_tokens(scorer):
@@ -184,3 +191,14 @@ def test_cpu_default_pads_nothing_and_gives_the_same_scores(tiny_model_dir, scor
     assert unpadded.padding is False and scorer.padding is True
     np.testing.assert_allclose(unpadded.score(QUERY, DOCS), scorer.score(QUERY, DOCS), atol=1e-4)
     assert plan_batches([5, 7, 5, 7, 6], 4, None, padding=False) == [[1, 3], [4], [0, 2]]
+
+
+def test_shared_engine_is_one_per_device_however_the_device_is_named(tiny_model_dir):
+    from prorank_integrations.engine.scorer import auto_device, shared_scorer
+
+    settings = dict(dtype="fp32", max_length=512)
+    assert shared_scorer(tiny_model_dir, device=None, **settings) is shared_scorer(tiny_model_dir,
+                                                                                   device=auto_device(), **settings)
+    cpu = shared_scorer(tiny_model_dir, device="cpu", **settings)
+    assert shared_scorer(tiny_model_dir, device=torch.device("cpu"), **settings) is cpu
+    assert shared_scorer(tiny_model_dir, device="cpu", dtype="fp32", max_length=256) is not cpu

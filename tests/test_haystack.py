@@ -9,7 +9,7 @@ from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.utils import ComponentDevice, Secret
 
-from prorank_integrations.engine.scorer import shared_scorer
+from prorank_integrations.engine.scorer import Calibration, shared_scorer
 from prorank_integrations.haystack import ProRankRanker
 
 TEXTS = ["Paris is the capital of France.", "The lazy dog sleeps.", "Berlin is in Germany.", "France " * 50]
@@ -39,6 +39,13 @@ def test_scores_are_exactly_the_engines(ranker, tiny_model_dir):
     np.testing.assert_allclose([d.score for d in scaled], 1 / (1 + np.exp(-raw[order])), atol=1e-6)
 
 
+def test_scaled_scores_that_saturate_keep_the_raw_order(ranker, monkeypatch):
+    monkeypatch.setattr(ranker._scorer, "calibration", Calibration(temperature=1e-6))  # every probability 0 or 1
+    raw = ranker.run(query="capital of france", documents=docs(), top_k=4, scale_score=False)["documents"]
+    scaled = ranker.run(query="capital of france", documents=docs(), top_k=4)["documents"]
+    assert [d.id for d in scaled] == [d.id for d in raw] and {d.score for d in scaled} <= {0.0, 1.0}
+
+
 def test_output_is_new_sorted_cut_and_originals_untouched(ranker):
     original = docs()
     out = ranker.run(query="capital", documents=original)["documents"]
@@ -60,6 +67,8 @@ def test_threshold_top_k_and_errors(ranker):
             ranker.run(query="q", documents=docs(), top_k=bad)
     with pytest.raises(ValueError, match="top_k"):
         ProRankRanker(model="x", top_k=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        ProRankRanker(model="x", batch_size=0)
     with pytest.raises(TypeError, match=r"documents\[1\]"):
         ranker.run(query="q", documents=[Document(content="a"), "not a document"])
     assert ranker.run(query="q", documents=[])["documents"] == []

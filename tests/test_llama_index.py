@@ -11,7 +11,7 @@ from llama_index.core.llms.mock import MockLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from prorank_integrations.engine.scorer import shared_scorer
+from prorank_integrations.engine.scorer import Calibration, shared_scorer
 from prorank_integrations.llama_index import ProRankRerank
 
 TEXTS = ["Paris is the capital of France.", "The lazy dog sleeps.", "Berlin is in Germany.", "France " * 50]
@@ -38,6 +38,16 @@ def test_scores_are_exactly_the_engines(rerank, tiny_model_dir):
     order = list(np.argsort(-raw, kind="stable"))
     assert [n.node.node_id for n in out] == [f"n{i}" for i in order]
     np.testing.assert_allclose([n.score for n in out], raw[order], atol=1e-6)
+
+
+def test_scaled_scores_that_saturate_keep_the_raw_order(rerank, monkeypatch):
+    monkeypatch.setattr(rerank.scorer, "calibration", Calibration(temperature=1e-6))  # every probability 0 or 1
+    rerank.top_n = 4
+    scaled = rerank.postprocess_nodes(nodes(), query_str="capital of france")
+    rerank.scale_score = False
+    raw = rerank.postprocess_nodes(nodes(), query_str="capital of france")
+    assert [n.node.node_id for n in scaled] == [n.node.node_id for n in raw]
+    assert {n.score for n in scaled} <= {0.0, 1.0}
 
 
 def test_metadata_is_part_of_the_scored_text(rerank):

@@ -131,6 +131,16 @@ def test_stage2_resume_after_interruption_equals_uninterrupted_run(tmp_path, tin
         np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-6)
 
 
+def test_stage2_a_last_shorter_accumulation_window_still_steps(tmp_path, tiny_model_dir, train_dir):
+    from prorank_integrations.training.score import train_score
+
+    train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "odd", max_groups=5, grad_accum=2), progress=False)
+    steps = [json.loads(x) for x in (tmp_path / "odd" / "train_log.jsonl").read_text().splitlines()
+             if '"step"' in x]
+    assert [(s["step"], s["groups_done"]) for s in steps] == [(1, 2), (2, 4), (3, 5)]
+    assert steps[-1]["lr"] == 0.0  # the linear schedule ran to its end: the fifth group made an optimiser step
+
+
 @pytest.mark.integration
 def test_cross_encoder_baseline_trains_on_the_same_groups(tmp_path, train_dir):
     import subprocess

@@ -10,7 +10,7 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 
 from prorank_integrations.bench.data import BeirDataset
 from prorank_integrations.bench.generation import Generator, rag_messages
-from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker
+from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker, engine_options
 from prorank_integrations.haystack import ProRankRanker
 
 
@@ -59,8 +59,7 @@ class HaystackRag:
         store = InMemoryDocumentStore()
         store.write_documents([Document(id=d, content=dataset.doc_text(d)) for d in dataset.corpus])
         if spec.kind == "prorank":
-            ranker = ProRankRanker(model=spec.model, adapter=spec.options.get("adapter"), top_k=k, scale_score=False,
-                                   max_length=int(spec.options.get("max_length", 512)))
+            ranker = ProRankRanker(model=spec.model, top_k=k, scale_score=False, **engine_options(spec))
         else:
             ranker = SpecRanker(spec, k)
         self.pipe = Pipeline()

@@ -16,7 +16,7 @@ from llama_index.retrievers.bm25 import BM25Retriever
 
 from prorank_integrations.bench.data import BeirDataset
 from prorank_integrations.bench.generation import RAG_SYSTEM, RAG_USER, Generator
-from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker
+from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker, engine_options
 from prorank_integrations.llama_index import ProRankRerank
 
 # The benchmark's RAG prompt in LlamaIndex's variable names; the synthesizer fills {context_str} itself.
@@ -71,8 +71,7 @@ class LlamaIndexRag:
 
     def __init__(self, dataset: BeirDataset, spec: RerankerSpec, generator: Generator, depth: int, k: int) -> None:
         if spec.kind == "prorank":
-            post = ProRankRerank(model=spec.model, adapter=spec.options.get("adapter"), top_n=k, scale_score=False,
-                                 max_length=int(spec.options.get("max_length", 512)))
+            post = ProRankRerank(model=spec.model, top_n=k, scale_score=False, **engine_options(spec))
         else:
             post = SpecPostprocessor(spec, k)
         nodes = [TextNode(id_=d, text=dataset.doc_text(d)) for d in dataset.corpus]

@@ -147,6 +147,13 @@ class SentenceTransformersCausal:
         return self.peer.score(query, list(texts)) if len(texts) else np.empty(0, dtype=np.float32)
 
 
+def engine_options(spec: RerankerSpec) -> dict[str, Any]:
+    """A ``prorank:`` spec's engine settings, as the engine and both framework components take them."""
+    opts = spec.options
+    return {"adapter": opts.get("adapter"), "max_length": int(opts.get("max_length", 512)),
+            "batch_size": int(opts.get("batch_size", 16)), "fast": opts.get("fast"), "dtype": opts.get("dtype", "auto")}
+
+
 def build_reranker(spec: RerankerSpec) -> Reranker:
     opts = spec.options
     if spec.kind == "none":
@@ -157,6 +164,4 @@ def build_reranker(spec: RerankerSpec) -> Reranker:
         return CrossEncoderReranker(spec.model, int(opts.get("max_length", 512)))
     if spec.kind == "st-causal":
         return SentenceTransformersCausal(spec.model, int(opts.get("max_length", 512)), int(opts.get("batch_size", 16)))
-    return ProRankReranker(spec.model, adapter=opts.get("adapter"), max_length=int(opts.get("max_length", 512)),
-                           batch_size=int(opts.get("batch_size", 16)), fast=opts.get("fast"),
-                           dtype=opts.get("dtype", "auto"))
+    return ProRankReranker(spec.model, **engine_options(spec))

@@ -192,8 +192,11 @@ def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype != "auto":
-        return {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
-                "fp32": torch.float32, "float32": torch.float32}[dtype]
+        names = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
+                 "fp32": torch.float32, "float32": torch.float32}
+        if dtype not in names:
+            raise ValueError(f"unknown dtype {dtype!r}; use auto, {', '.join(names)}")
+        return names[dtype]
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.startswith("cpu") and _cpu_has_bf16():
@@ -234,7 +237,7 @@ class Calibration:
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         z = (np.asarray(scores, dtype=np.float64) - self.shift) / self.temperature
-        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+        return np.exp(-np.logaddexp(0.0, -z)).astype(np.float32)  # the sigmoid, without overflow
 
 
 FAST_MODES = ("prefix", "int8")
@@ -376,6 +379,8 @@ class ProRankScorer:
 
         Sequences seen before (same token ids: same prompt, query, document and truncation) come from the score
         cache; only the others are run through the model."""
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         out = np.empty(len(sequences), dtype=np.float32)
         todo = self.cache.fill(sequences, out)
         if "prefix" in self.fast and not self.padding:  # one group per call: the shared prefix is computed once
@@ -464,11 +469,20 @@ _DEFAULTS = {name: p.default for name, p in inspect.signature(ProRankScorer.__in
              if p.default is not inspect.Parameter.empty and name != "model"}
 
 
+def _device_key(device: Any) -> str:
+    """One name per device: None (auto), "cuda", "cuda:0" and torch.device("cuda") are the same engine's."""
+    d = torch.device(device or auto_device())
+    if d.type == "cuda" and d.index is None:
+        d = torch.device("cuda", torch.cuda.current_device() if torch.cuda.is_available() else 0)
+    return str(d)
+
+
 def shared_scorer(model: str = models.DEFAULT_MODEL, **options: Any) -> ProRankScorer:
     """One engine per (model, settings) in a process: a Haystack ranker and a LlamaIndex postprocessor with the
     same settings load the weights once. The token (only used to download) is not part of the key; pass the
     batch size per call rather than here, so that components differing only in it share the engine too."""
     settings = {**_DEFAULTS, **options}
+    settings["device"] = _device_key(settings["device"])
     key = (model, tuple(sorted((k, repr(v)) for k, v in settings.items() if k not in _NOT_IN_KEY)))
     with _SHARED_LOCK:
         if key not in _SHARED:

@@ -82,9 +82,11 @@ class ProRankRanker:
             ``"prefix,int8"`` (CPU, slightly different scores); ``None`` is exact mode.
         :param trust_remote_code: allow custom model code from the hub (off: only verified architectures).
         :param model_kwargs: extra keyword arguments for ``AutoModelForCausalLM.from_pretrained``.
-        :raises ValueError: if ``top_k`` is not positive.
+        :raises ValueError: if ``top_k`` or ``batch_size`` is not positive.
         """
         _check_top_k(top_k)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model = str(model)
         self.adapter = str(adapter) if adapter is not None else None
         self.device = ComponentDevice.resolve_device(device)
@@ -162,8 +164,8 @@ class ProRankRanker:
         scale = self.scale_score if scale_score is None else scale_score
         threshold = self.score_threshold if score_threshold is None else score_threshold
         scores = self._scorer.relevance(raw) if scale else raw
-        ranked = sorted(zip(docs, scores), key=lambda pair: -float(pair[1]))
-        out = [dataclasses.replace(d, score=float(s)) for d, s in ranked]
+        order = sorted(range(len(docs)), key=lambda i: -float(raw[i]))  # raw: scaled scores saturate at 1.0
+        out = [dataclasses.replace(docs[i], score=float(scores[i])) for i in order]
         if threshold is not None:
             out = [d for d in out if d.score >= threshold]
         return {"documents": out[:top_k]}

@@ -70,12 +70,12 @@ class ProRankRerank(BaseNodePostprocessor):
     def _rerank(self, nodes: list[NodeWithScore], raw: Any) -> list[NodeWithScore]:
         scores = self.scorer.relevance(raw) if self.scale_score else raw
         out = []
-        for n, s in zip(nodes, scores):
-            node = n.node
+        for i in sorted(range(len(nodes)), key=lambda i: -float(raw[i]))[: self.top_n]:  # raw: scaled ones saturate
+            node = nodes[i].node
             if self.keep_retrieval_score:
-                node = node.model_copy(update={"metadata": {**node.metadata, "retrieval_score": n.score}})
-            out.append(NodeWithScore(node=node, score=float(s)))
-        return sorted(out, key=lambda x: -x.score)[: self.top_n]
+                node = node.model_copy(update={"metadata": {**node.metadata, "retrieval_score": nodes[i].score}})
+            out.append(NodeWithScore(node=node, score=float(scores[i])))
+        return out
 
     def _payload(self, nodes: list[NodeWithScore], query_bundle: QueryBundle) -> dict[EventPayload, Any]:
         return {EventPayload.NODES: nodes, EventPayload.MODEL_NAME: self.model,

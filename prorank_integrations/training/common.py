@@ -73,6 +73,7 @@ def evaluate_groups(scorer: ProRankScorer, groups: list[Group]) -> dict[str, flo
     """MRR@10 and accuracy (positive ranked first) of the positive among its hard negatives."""
     if not groups:
         return {}
+    scorer.device = str(next(scorer.model.parameters()).device)  # accelerate or TRL may have moved the model since
     was_training = scorer.model.training
     scorer.model.eval()
     ranks = []

@@ -2,12 +2,15 @@
 
 Each step scores one group (the positive and its hard negatives) with :func:`relevance_scores`, the function that
 serves the model, so what is trained is exactly what is served. Runs on one CPU or many GPUs through accelerate
-(``accelerate launch -m prorank_integrations train score --config run.json``); checkpoints hold the adapter,
-optimiser, scheduler and position, and a rerun resumes from the newest one.
+(``accelerate launch -m prorank_integrations train score --config run.json``): with N processes each round gives
+every process its own group (a remainder of fewer than N groups is left out), and an optimiser step covers
+``grad_accum`` rounds. Checkpoints hold the adapter, optimiser, scheduler and position, and a rerun resumes from the
+newest one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import time
@@ -30,7 +33,8 @@ from prorank_integrations.training.config import TrainConfig
 
 def group_loss(scores: torch.Tensor, temperature: float, pointwise_weight: float) -> torch.Tensor:
     """Softmax cross-entropy with the positive at index 0, plus a pointwise BCE on the 0/1 labels."""
-    listwise = torch.nn.functional.cross_entropy((scores / temperature)[None], torch.zeros(1, dtype=torch.long))
+    listwise = torch.nn.functional.cross_entropy((scores / temperature)[None],
+                                               torch.zeros(1, dtype=torch.long, device=scores.device))
     if pointwise_weight <= 0:
         return listwise
     labels = torch.zeros_like(scores)
@@ -53,14 +57,17 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
     if (final / "adapter_config.json").exists():
         return final
     torch.manual_seed(cfg.seed)
-    accelerator = Accelerator(gradient_accumulation_steps=cfg.grad_accum)
-    cfg.save(out / "config.json")
+    accelerator = Accelerator()  # accumulation is explicit below, so that a last, shorter window still steps
+    world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    if main:
+        cfg.save(out / "config.json")
     train, val = groups_for(cfg)
+    rounds = len(train) // world
     tokenizer, model = trainable_model(cfg)
     engine = engine_for(model, tokenizer, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
-    total_steps = math.ceil(len(train) / cfg.grad_accum)
+    total_steps = math.ceil(rounds / cfg.grad_accum)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     start = 0
     ckpt = _latest_checkpoint(out)
@@ -73,48 +80,56 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
-        start = state["groups_done"]
+        start = state["groups_done"] // world
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
     log = JsonlLog(out / "train_log.jsonl")
-    if start == 0:
-        log.write(event="start", stage="score", groups=len(train), trainable=sum(p.numel() for p in params))
-    bar = tqdm(total=len(train), initial=start, desc="stage 2 (score)", unit="group", disable=not progress)
+    if start == 0 and main:
+        log.write(event="start", stage="score", groups=rounds * world, processes=world,
+                  trainable=sum(p.numel() for p in params))
+    bar = tqdm(total=rounds * world, initial=start * world, desc="stage 2 (score)", unit="group",
+               disable=not (progress and main))
     running, t0, grad_norm = [], time.time(), None
-    for i in range(start, len(train)):
-        g = train[i]
+    for r in range(start, rounds):
+        g = train[r * world + rank]
+        window = min(cfg.grad_accum, rounds - (r - r % cfg.grad_accum))  # rounds in this optimiser step
+        last = (r + 1) % cfg.grad_accum == 0 or r + 1 == rounds
         ids, mask = left_pad(engine.encode(g.query, [g.positive, *g.negatives]), engine.pad_id, accelerator.device)
-        with accelerator.accumulate(model):
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
             scores = relevance_scores(model, ids, mask, engine.prompt.token_ids)
             loss = group_loss(scores, cfg.temperature, cfg.pointwise_weight)
-            accelerator.backward(loss)
-            if accelerator.sync_gradients and cfg.max_grad_norm:
+            accelerator.backward(loss / window)
+        if last:
+            if cfg.max_grad_norm:
                 grad_norm = float(accelerator.clip_grad_norm_(params, cfg.max_grad_norm))
             optimizer.step()
-            if accelerator.sync_gradients:
-                scheduler.step()
+            scheduler.step()
             optimizer.zero_grad()
         running.append(loss.item())
-        bar.update(1)
-        done = i + 1
-        if done % cfg.grad_accum == 0 or done == len(train):
-            step = math.ceil(done / cfg.grad_accum)
-            log.write(event="step", step=step, groups_done=done, loss=sum(running) / len(running),
-                      lr=scheduler.get_last_lr()[0], sec_per_group=(time.time() - t0) / len(running),
-                      pos_score=float(scores[0].detach()), neg_mean=float(scores[1:].detach().mean()),
-                      grad_norm=grad_norm)
+        bar.update(world)
+        done = (r + 1) * world
+        if last:
+            step = math.ceil((r + 1) / cfg.grad_accum)
+            if main:
+                log.write(event="step", step=step, groups_done=done, loss=sum(running) / len(running),
+                          lr=scheduler.get_last_lr()[0], sec_per_group=(time.time() - t0) / (len(running) * world),
+                          pos_score=float(scores[0].detach()), neg_mean=float(scores[1:].detach().mean()),
+                          grad_norm=grad_norm)
             bar.set_postfix(loss=f"{sum(running) / len(running):.3f}")
             running, t0 = [], time.time()
-            if step % cfg.save_every == 0 and done < len(train):
-                _save_checkpoint(accelerator.unwrap_model(model), optimizer, scheduler, done, out)
+            if step % cfg.save_every == 0 and r + 1 < rounds:
+                accelerator.wait_for_everyone()
+                if main:
+                    _save_checkpoint(accelerator.unwrap_model(model), optimizer, scheduler, done, out)
     bar.close()
-    unwrapped = accelerator.unwrap_model(model)
-    metrics = evaluate_groups(engine, val)
-    log.write(event="end", stage="score", **metrics)
-    if accelerator.is_main_process:
+    accelerator.wait_for_everyone()
+    if main:
+        unwrapped = accelerator.unwrap_model(model)
+        log.write(event="end", stage="score", **evaluate_groups(engine, val))
         save_adapter(unwrapped, cfg, final)
         for old in out.glob("checkpoint-*"):
             shutil.rmtree(old)
+    accelerator.wait_for_everyone()
     return final
 
 
