@@ -131,6 +131,20 @@ def test_cached_rows_belong_to_one_spec(tiny_model_dir, tmp_path):
     assert (tmp_path / "row.spec").read_text().strip() == "none"
 
 
+def test_cached_rows_of_other_candidates_are_refused(tmp_path):
+    ds = load_beir(SAMPLE_DIR)
+    run_retrieval(ds, [RerankerSpec.parse("bm25=none")], tmp_path, queries=2, depth=5, progress=False)
+    with pytest.raises(ValueError, match="other candidates"):
+        run_retrieval(ds, [RerankerSpec.parse("bm25=none")], tmp_path, queries=2, depth=8, progress=False)
+
+
+def test_an_unlabelled_spec_naming_a_path_gets_a_safe_rows_file(tiny_model_dir, tmp_path):
+    spec = RerankerSpec.parse(f"prorank:{tiny_model_dir}+max_length=512")
+    assert "/" not in spec.rows_file and ":" not in spec.rows_file
+    summary = run_retrieval(load_beir(SAMPLE_DIR), [spec], tmp_path, queries=2, depth=5, progress=False)
+    assert list(summary["results"]) == [spec.label] and (tmp_path / spec.rows_file).exists()
+
+
 def test_spec_settings_change_with_the_adapter_weights(tmp_path):
     folder = tmp_path / "adapter"
     folder.mkdir()

@@ -112,7 +112,7 @@ def run_rag(dataset: BeirDataset, specs: list[RerankerSpec], generator: Generato
                                "results": {}}
     for framework in frameworks:
         for spec in specs:
-            path = out / framework / f"{spec.label}.jsonl"
+            path = out / framework / spec.rows_file
             path.parent.mkdir(parents=True, exist_ok=True)
             settings = f"{spec.settings()} | generator={generator.name} | depth={depth} | k={k}"
             done = bound_rows(path, settings)

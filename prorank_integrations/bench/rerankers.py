@@ -62,6 +62,12 @@ class RerankerSpec:
             raise ValueError(f"reranker {text!r} needs a model: {kind}:MODEL")
         return cls(label, kind, model, options, spec)
 
+    @property
+    def rows_file(self) -> str:
+        """The file name of this reranker's cached rows: the label, with characters unsafe in a file name (a path's
+        "/" in an unlabelled spec, ":" on Windows) replaced by "_"."""
+        return re.sub(r"[^\w.+=,-]", "_", self.label) + ".jsonl"
+
     def settings(self) -> str:
         """The spec, plus a digest of the adapter weights it names (and of its ``prorank.json``, the prompt layout,
         where it has one): a retrained adapter keeps its path or catalogue name, and results cached under the old

@@ -58,8 +58,12 @@ def candidates(dataset: BeirDataset, qids: list[str], stage: str, depth: int, ou
 def rerank_all(dataset: BeirDataset, cands: dict[str, list[str]], spec: RerankerSpec, out: Path,
                progress: bool = True) -> dict[str, dict]:
     """Score every query's candidates with one reranker; resumable through ``<out>/<label>.jsonl``."""
-    path, settings = out / f"{spec.label}.jsonl", spec.settings()
+    path, settings = out / spec.rows_file, spec.settings()
     done = bound_rows(path, settings)
+    stale = [q for q in cands if q in done and set(done[q]["ranking"]) != set(cands[q])]
+    if stale:
+        raise ValueError(f"{path} ranks other candidates than this run's for {len(stale)} question(s) (e.g. "
+                         f"{stale[0]!r}): the first stage or depth changed; use another output or cache folder")
     todo = [q for q in cands if q not in done]
     if todo:
         reranker = build_reranker(spec)
@@ -155,7 +159,7 @@ def run_retrieval(dataset: BeirDataset, specs: list[RerankerSpec], out: str | Pa
                "measures": list(MEASURES), "results": {}, "rerankers": {}, "incomplete": []}
     per_query_all = {}
     for spec in specs:
-        if cached_only and not set(cands) <= set(bound_rows(cache / f"{spec.label}.jsonl", spec.settings())):
+        if cached_only and not set(cands) <= set(bound_rows(cache / spec.rows_file, spec.settings())):
             summary["incomplete"].append(spec.label)
             continue
         rows = rerank_all(dataset, cands, spec, cache, progress)
