@@ -139,6 +139,12 @@ def test_stage2_a_last_shorter_accumulation_window_still_steps(tmp_path, tiny_mo
              if '"step"' in x]
     assert [(s["step"], s["groups_done"]) for s in steps] == [(1, 2), (2, 4), (3, 5)]
     assert steps[-1]["lr"] == 0.0  # the linear schedule ran to its end: the fifth group made an optimiser step
+    with pytest.raises(ValueError, match="other settings .*learning_rate: 0.0002 -> 0.001"):
+        train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "odd", max_groups=5, grad_accum=2, learning_rate=1e-3),
+                    progress=False)
+    again = train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "odd", max_groups=5, grad_accum=2, save_every=9),
+                        progress=False)  # a setting that does not change what is trained
+    assert again == tmp_path / "odd" / "adapter"
 
 
 @pytest.mark.integration

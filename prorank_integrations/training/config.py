@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+FREE_TO_CHANGE = ("save_every",)  # settings a resumed run may change: they do not alter what is trained
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -73,4 +74,20 @@ class TrainConfig:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        tmp.replace(path)
+
+    def claim(self, out: Path, write: bool = True) -> None:
+        """Refuse to continue or reuse a run in ``out`` started with other settings (its training groups,
+        checkpoints, adapter and model card belong to those), then record these settings there."""
+        path = out / "config.json"
+        if path.exists():
+            stored, mine = asdict(TrainConfig.load(path)), asdict(self)
+            changed = {k: (stored[k], v) for k, v in mine.items() if k not in FREE_TO_CHANGE and stored[k] != v}
+            if changed:
+                diff = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+                raise ValueError(f"{out} holds a run with other settings ({diff}); give this run another "
+                                 "output_dir, or delete that folder to start over")
+        if write:
+            self.save(path)

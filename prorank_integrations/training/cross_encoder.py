@@ -23,9 +23,9 @@ def train_cross_encoder(cfg: TrainConfig, base: str = "all-minilm-l6-v2", *, bat
 
     out = Path(cfg.output_dir)
     final = out / "model"
+    cfg.claim(out)
     if (final / "config.json").exists():
         return final
-    cfg.save(out / "config.json")
     train, val = groups_for(cfg)
     data = Dataset.from_dict({"query": [g.query for g in train],
                               "docs": [[g.positive, *g.negatives] for g in train],

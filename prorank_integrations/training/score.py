@@ -54,13 +54,12 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
 
     out = Path(cfg.output_dir)
     final = out / "adapter"
+    accelerator = Accelerator()  # accumulation is explicit below, so that a last, shorter window still steps
+    world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    cfg.claim(out, write=main)
     if (final / "adapter_config.json").exists():
         return final
     torch.manual_seed(cfg.seed)
-    accelerator = Accelerator()  # accumulation is explicit below, so that a last, shorter window still steps
-    world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
-    if main:
-        cfg.save(out / "config.json")
     train, val = groups_for(cfg)
     rounds = len(train) // world
     tokenizer, model = trainable_model(cfg)

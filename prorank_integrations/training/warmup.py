@@ -55,9 +55,9 @@ def train_warmup(cfg: TrainConfig, *, progress: bool = True) -> Path:
 
     out = Path(cfg.output_dir)
     final = out / "adapter"
+    cfg.claim(out)
     if (final / "adapter_config.json").exists():
         return final
-    cfg.save(out / "config.json")
     train, val = groups_for(cfg)
     tokenizer, model = trainable_model(cfg)
     engine = engine_for(model, tokenizer, cfg)
