@@ -331,7 +331,8 @@ class ProRankScorer:
     def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> ProRankScorer:
         """Wrap a model already in memory (tests, training loops): same prompt, same scoring function.
 
-        The score cache is off unless ``cache_size`` is given, since a model in memory may still be changing."""
+        The score cache is off unless ``cache_size`` is given, since a model in memory may still be changing. With
+        ``fast="int8"`` the given model itself is quantised (no copy is made)."""
         options.setdefault("cache_size", 0)
         self = cls.__new__(cls)
         self.model_name = getattr(model.config, "_name_or_path", "in-memory")

@@ -67,11 +67,14 @@ def export_adapter(run_dir: str | Path, target: str | Path, *, name: str | None 
     models.write_settings(tmp, prompt_layout=cfg.get("prompt_layout", "published"))
     lora = json.loads((adapter / "adapter_config.json").read_text())  # the truth, also when stage 2 continued
     layers = lora.get("layers_to_transform")                          # a stage 1 adapter (init_adapter)
-    ends = [r for r in _log(run_dir) if r.get("event") == "end"]
+    log = _log(run_dir)
+    ends = [r for r in log if r.get("event") == "end"]
     end = ends[-1] if ends else {}
+    starts = [r for r in log if r.get("event") == "start" and "groups" in r]  # stage 2 logs the questions it used
     (tmp / "README.md").write_text(CARD.format(
         name=name or target.name, base=cfg["base_model"], stages=stages, data=cfg["data"], depth=cfg["depth"],
-        groups=cfg["max_groups"], max_length=cfg["max_length"], lora_r=lora["r"], lora_alpha=lora["lora_alpha"],
+        groups=starts[-1]["groups"] if starts else cfg["max_groups"], max_length=cfg["max_length"],
+        lora_r=lora["r"], lora_alpha=lora["lora_alpha"],
         lora_layers=_layers_text(layers),
         targets=", ".join(sorted(lora["target_modules"])), layout=cfg.get("prompt_layout", "published"),
         val_groups=end.get("val_groups"),

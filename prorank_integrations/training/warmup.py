@@ -1,8 +1,10 @@
 """Stage 1, prompt warmup with GRPO (TRL's ``GRPOTrainer``): teach the model to answer the ProRank prompt with a
 well-formed and correct 0/1 label.
 
-The prompt of each example is the engine's encoding of a (query, document) pair, truncated exactly as at serving
-time; positives and hard negatives are balanced. Rewards: a format reward (the completion is exactly one of the
+The prompt of each example is the engine's encoding of a (query, document) pair, truncated as at serving time and
+decoded to text, since TRL takes text prompts and tokenises them again: where a BPE tokenizer merges across a cut
+or a line break the ids can differ slightly from the served ones (stage 2 trains on the served ids exactly).
+Positives and hard negatives are balanced. Rewards: a format reward (the completion is exactly one of the
 relevance tokens) and an accuracy reward (it is the pair's label), weighted by the config.
 """
 
