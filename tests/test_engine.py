@@ -78,6 +78,14 @@ def test_truncation_keeps_suffix_and_bounds_length(scorer):
     assert np.isfinite(scorer.score("q", [huge])).all()
 
 
+def test_a_long_instruction_is_cut_before_the_query(scorer):
+    with pytest.warns(UserWarning, match="instruction is cut"):
+        ids = scorer.prompt.query_ids(QUERY, instruction="think very carefully " * 400)
+    text = scorer.tokenizer.decode(ids)
+    assert text.endswith(f"query: {QUERY}") and "instruction: think very carefully" in text
+    assert len(ids) - len(scorer.prompt._prefix) == scorer.prompt.max_query_tokens  # the budget, filled
+
+
 def test_rank_orders_and_cuts(scorer):
     ranked = scorer.rank(QUERY, DOCS, top_k=3)
     scores = scorer.score(QUERY, DOCS)

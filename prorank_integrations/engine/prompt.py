@@ -17,6 +17,7 @@ Inference, training and benchmarks all encode through :class:`ProRankPrompt`, so
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +121,13 @@ class ProRankPrompt:
     def query_ids(self, query: str, instruction: str | None = None) -> list[int]:
         """The prefix shared by every document of a query: chat prefix, lead, instruction and query (capped)."""
         head = f"instruction: {instruction}{self.template.sep}" if instruction else ""
-        return self._prefix + self._ids(f"{head}query: {query}")[: self.max_query_tokens]
+        ids = self._ids(f"{head}query: {query}")
+        if head and len(ids) > self.max_query_tokens:  # the instruction yields room to the query, never the reverse
+            asked = self._ids(f"query: {query}")[: self.max_query_tokens]
+            ids = self._ids(head)[: self.max_query_tokens - len(asked)] + asked
+            warnings.warn(f"instruction and query exceed the {self.max_query_tokens}-token query budget: the "
+                          "instruction is cut to make room for the query", stacklevel=2)
+        return self._prefix + ids[: self.max_query_tokens]
 
     def encode(self, query: str, documents: list[str], instruction: str | None = None) -> list[list[int]]:
         """Token ids of every (query, document) pair, each at most ``max_length`` long."""
