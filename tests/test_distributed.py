@@ -45,6 +45,9 @@ def test_read_run_formats(tmp_path):
     jl = tmp_path / "r.jsonl"
     jl.write_text('{"qid": "q1", "candidates": ["b", "a"]}\n')
     assert read_run(jl) == {"q1": ["b", "a"]}
+    (tmp_path / "dup.trec").write_text("q1 Q0 d1 1 3.0 bm25\nq1 Q0 d2 2 2.0 bm25\nq1 Q0 d1 3 1.0 dense\n")
+    with pytest.warns(UserWarning, match="1 repeated"):
+        assert read_run(tmp_path / "dup.trec") == {"q1": ["d1", "d2"]}
     (tmp_path / "bad.trec").write_text("q1 d1 1\n")
     with pytest.raises(ValueError, match="expected"):
         read_run(tmp_path / "bad.trec")
@@ -63,6 +66,11 @@ def test_in_process_resume_and_exactly_once(tiny_model_dir, run, tmp_path):
     assert len(pairs) == 30 and len(set(pairs)) == 30
     with pytest.raises(KeyError, match="not in"):
         rerank_run(ds, {"nope": ["0-0"]}, tiny_model_dir, tmp_path / "b.trec", engine_options=OPTIONS)
+    with pytest.raises(ValueError, match="was computed with"):
+        rerank_run(ds, run, tiny_model_dir, tmp_path / "a.trec", engine_options={**OPTIONS, "max_length": 256})
+    first = next(iter(run))
+    with pytest.raises(ValueError, match="other candidates"):
+        rerank_run(ds, {first: run[first][:2]}, tiny_model_dir, tmp_path / "a.trec", engine_options=OPTIONS)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="local Ray instance")

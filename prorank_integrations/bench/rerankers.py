@@ -72,13 +72,18 @@ class RerankerSpec:
         """The spec, plus a digest of the adapter weights it names (and of its ``prorank.json``, the prompt layout,
         where it has one): a retrained adapter keeps its path or catalogue name, and results cached under the old
         weights must not pass for the new ones."""
-        folder = models.adapter_folder(self.model, self.options.get("adapter")) if self.model else None
-        files = sorted(folder.glob("adapter_model.*")) if folder is not None and folder.is_dir() else []
-        if not files:
-            return self.text
-        files += [p for p in [folder / models.SETTINGS_FILE] if p.is_file()]
-        digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
-        return f"{self.text} | adapter weights sha256:{digest}"
+        digest = adapter_digest(self.model, self.options.get("adapter")) if self.model else None
+        return f"{self.text} | adapter weights sha256:{digest}" if digest else self.text
+
+
+def adapter_digest(model: str, adapter: str | None) -> str | None:
+    """A digest of the adapter weights (and ``prorank.json``) that a model and adapter setting resolve to, if any."""
+    folder = models.adapter_folder(model, adapter)
+    files = sorted(folder.glob("adapter_model.*")) if folder is not None and folder.is_dir() else []
+    if not files:
+        return None
+    files += [p for p in [folder / models.SETTINGS_FILE] if p.is_file()]
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
 
 
 def local_model_path(name: str) -> str:

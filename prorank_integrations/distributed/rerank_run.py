@@ -3,12 +3,15 @@ run with ProRank scores, in process or on a Ray cluster (Ray Data ``map_batches`
 actor, one GPU per actor where GPUs exist, whole queries per batch).
 
 Finished queries are appended to ``<out>.progress.jsonl`` as they complete; a rerun skips them, and the TREC file is
-written from that record at the end, every (query, document) exactly once.
+written from that record at the end, every (query, document) exactly once. ``<out>.progress.spec`` records the model
+and engine settings the record was computed with: resuming with other settings, or with other candidates for a
+finished query, is an error, never a mix.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,11 +41,37 @@ def read_run(path: str | Path, depth: int | None = None) -> dict[str, list[str]]
             run.setdefault(parts[0], []).append((-float(parts[4]), parts[2]))
     for qid, rows in run.items():
         ordered[qid] = [d for _, d in sorted(rows, key=lambda r: r[0])]
+    repeated = {q: len(docs) - len(set(docs)) for q, docs in ordered.items() if len(set(docs)) < len(docs)}
+    if repeated:  # each (query, document) is scored and written once, at its first (best) first-stage position
+        warnings.warn(f"{path}: {sum(repeated.values())} repeated (query, document) entries in {len(repeated)} "
+                      f"queries (e.g. {next(iter(repeated))!r}) are kept once, at their best position", stacklevel=2)
+        ordered = {q: list(dict.fromkeys(docs)) for q, docs in ordered.items()}
     return {q: docs[:depth] if depth else docs for q, docs in ordered.items()}
 
 
 def _progress_path(out: Path) -> Path:
     return out.with_name(out.name + ".progress.jsonl")
+
+
+def _claim(out: Path, model: str, options: dict[str, Any], run: dict[str, list[str]]) -> dict[str, dict]:
+    """The finished queries of ``out``'s progress record, after checking they were computed with these settings
+    and candidates; then binds the record to these settings."""
+    from prorank_integrations.bench.rerankers import adapter_digest
+
+    digest = adapter_digest(model, options.get("adapter"))
+    settings = json.dumps({"model": model, **options, **({"adapter_sha256": digest} if digest else {})},
+                          sort_keys=True, default=str)
+    spec = out.with_name(out.name + ".progress.spec")
+    done = _finished(out)
+    if spec.exists() and spec.read_text().strip() != settings:
+        raise ValueError(f"{_progress_path(out)} was computed with {spec.read_text().strip()}, not {settings}; "
+                         "write to another --out or delete the record to start over")
+    stale = [q for q in run if q in done and set(done[q]["doc_ids"]) != set(run[q])]
+    if stale:
+        raise ValueError(f"{_progress_path(out)} scored other candidates for {len(stale)} query(ies) (e.g. "
+                         f"{stale[0]!r}) than this run gives; write to another --out")
+    spec.write_text(settings + "\n")
+    return done
 
 
 def _finished(out: Path) -> dict[str, dict]:
@@ -111,7 +140,7 @@ def rerank_run(dataset: BeirDataset, run: dict[str, list[str]], model: str, out:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     options = engine_options or {}
-    done = _finished(out)
+    done = _claim(out, model, options, run)
     todo = list(_items(dataset, run, set(done)))
     if todo and not use_ray:
         scorer = scorer_cls(model, options)
