@@ -83,6 +83,23 @@ def test_query_first_prefix_mode_equals_the_naive_reference(query_first, exact):
     assert not np.allclose(scores, exact.score(QUERY, DOCS), atol=1e-3)  # another prompt, other scores
 
 
+def test_framework_components_serve_a_prompt_layout_they_are_given(tiny_model_dir, query_first):
+    from haystack import Document
+
+    from prorank_integrations.haystack import ProRankRanker
+    from prorank_integrations.llama_index import ProRankRerank
+
+    ranker = ProRankRanker(model=tiny_model_dir, dtype="fp32", max_length=512, fast="prefix", top_k=4,
+                           prompt_layout="query-first", scale_score=False)
+    ranker.warm_up()
+    out = ranker.run(query=QUERY, documents=[Document(content=d) for d in DOCS[:4]])["documents"]
+    expected = query_first.score(QUERY, DOCS[:4])
+    np.testing.assert_allclose(sorted(d.score for d in out), sorted(expected), atol=1e-5)
+    rerank = ProRankRerank(model=tiny_model_dir, dtype="fp32", device="cpu", max_length=512, fast="prefix",
+                           prompt_layout="query-first")
+    assert rerank.scorer is ranker._scorer and rerank.scorer.prompt_layout == "query-first"
+
+
 def test_unknown_prompt_layout_is_refused(tiny_model_dir):
     with pytest.raises(ValueError, match="unknown prompt layout"):
         ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", prompt_layout="document-first")

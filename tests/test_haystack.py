@@ -98,10 +98,10 @@ def test_meta_fields_and_prefixes_change_the_scored_text(tiny_model_dir):
 def test_to_dict_from_dict_and_secret_never_in_clear(tiny_model_dir, monkeypatch):
     monkeypatch.setenv("MY_HF_TOKEN", "hf_secret_value")
     r = ProRankRanker(model=tiny_model_dir, token=Secret.from_env_var("MY_HF_TOKEN"), top_k=2, instruction="x",
-                      model_kwargs={"attn_implementation": "sdpa"}, fast="prefix")
+                      model_kwargs={"attn_implementation": "sdpa"}, fast="prefix", prompt_layout="query-first")
     d = r.to_dict()
     assert d["type"] == "prorank_integrations.haystack.ranker.ProRankRanker"
-    assert d["init_parameters"]["fast"] == "prefix"
+    assert d["init_parameters"]["fast"] == "prefix" and d["init_parameters"]["prompt_layout"] == "query-first"
     assert d["init_parameters"]["token"] == {"type": "env_var", "env_vars": ["MY_HF_TOKEN"], "strict": True}
     assert "hf_secret_value" not in repr(d)
     back = ProRankRanker.from_dict(d)

@@ -96,14 +96,27 @@ def resolve(model: str, adapter: str | None = None) -> ResolvedModel:
     return ResolvedModel(model, adapter, is_hub=True)
 
 
-def prompt_layout(resolved: ResolvedModel) -> str:
-    """The prompt layout a model was trained with, read from ``prorank.json`` in its adapter folder or, for a
-    local full model, its own folder; ``published`` when neither has one (hub checkpoints, base models)."""
-    for folder in (resolved.adapter, None if resolved.is_hub else resolved.base):
+def prompt_layout(resolved: ResolvedModel, token: str | None = None) -> str:
+    """The prompt layout a model was trained with, read from ``prorank.json`` in its adapter folder, or in the
+    model's own folder or hub repository; ``published`` when none has one (the published checkpoints, base models)."""
+    folders = [resolved.adapter, None if resolved.is_hub else resolved.base]
+    if resolved.is_hub and resolved.adapter is None:
+        folders.append(_hub_settings_folder(resolved.base, token))
+    for folder in folders:
         if folder and (Path(folder) / SETTINGS_FILE).is_file():
             settings = json.loads((Path(folder) / SETTINGS_FILE).read_text())
             return settings.get("prompt_layout", "published")
     return "published"
+
+
+def _hub_settings_folder(repo: str, token: str | None) -> str | None:
+    """The folder holding a hub model's ``prorank.json``, if the repository has one (a merged model trained here)."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return str(Path(hf_hub_download(repo, SETTINGS_FILE, token=token)).parent)
+    except (OSError, ValueError):  # no such file (the published checkpoints), no hub, or offline: the model's own
+        return None                # loading reports those
 
 
 def write_settings(folder: str | Path, *, prompt_layout: str) -> None:

@@ -325,7 +325,7 @@ class ProRankScorer:
         self._setup(tokenizer, lm, max_length=max_length, max_query_tokens=max_query_tokens, batch_size=batch_size,
                     max_batch_tokens=max_batch_tokens, relevance_tokens=relevance_tokens, calibration=calibration,
                     cache_size=cache_size, fast=fast, padding=padding,
-                    prompt_layout=prompt_layout or models.prompt_layout(resolved), show_progress=show_progress)
+                    prompt_layout=prompt_layout or models.prompt_layout(resolved, token), show_progress=show_progress)
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> ProRankScorer:

@@ -59,6 +59,7 @@ class ProRankRanker:
         max_length: int = 1024,
         dtype: str = "auto",
         fast: str | None = None,
+        prompt_layout: str | None = None,
         trust_remote_code: bool = False,
         model_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -80,6 +81,8 @@ class ProRankRanker:
         :param dtype: ``auto`` (bf16 where the hardware has it), ``bf16``, ``fp16`` or ``fp32``.
         :param fast: engine speed modes, e.g. ``"prefix"`` (same scores, shared query prefix computed once) or
             ``"prefix,int8"`` (CPU, slightly different scores); ``None`` is exact mode.
+        :param prompt_layout: ``None`` serves the layout the model records (``prorank.json``), else ``published``;
+            ``"published"`` or ``"query-first"`` overrides it, for a model whose record was lost.
         :param trust_remote_code: allow custom model code from the hub (off: only verified architectures).
         :param model_kwargs: extra keyword arguments for ``AutoModelForCausalLM.from_pretrained``.
         :raises ValueError: if ``top_k`` or ``batch_size`` is not positive.
@@ -103,6 +106,7 @@ class ProRankRanker:
         self.max_length = max_length
         self.dtype = dtype
         self.fast = fast
+        self.prompt_layout = prompt_layout
         self.trust_remote_code = trust_remote_code
         self.model_kwargs = model_kwargs
         self._scorer: ProRankScorer | None = None
@@ -115,7 +119,7 @@ class ProRankRanker:
         if self._scorer is None:
             self._scorer = shared_scorer(
                 self.model, adapter=self.adapter, device=self.device.to_torch_str(), dtype=self.dtype,
-                max_length=self.max_length, fast=self.fast,
+                max_length=self.max_length, fast=self.fast, prompt_layout=self.prompt_layout,
                 token=self.token.resolve_value() if self.token else None,
                 trust_remote_code=self.trust_remote_code, model_kwargs=self.model_kwargs,
             )
@@ -128,7 +132,8 @@ class ProRankRanker:
             query_prefix=self.query_prefix, document_prefix=self.document_prefix,
             meta_fields_to_embed=self.meta_fields_to_embed, embedding_separator=self.embedding_separator,
             batch_size=self.batch_size, max_length=self.max_length, dtype=self.dtype,
-            fast=self.fast, trust_remote_code=self.trust_remote_code, model_kwargs=self.model_kwargs,
+            fast=self.fast, prompt_layout=self.prompt_layout, trust_remote_code=self.trust_remote_code,
+            model_kwargs=self.model_kwargs,
         )
 
     @classmethod

@@ -44,6 +44,8 @@ class ProRankRerank(BaseNodePostprocessor):
     max_length: int = Field(default=1024, description="Tokens per (query, node) prompt; the node text is cut.")
     dtype: str = Field(default="auto", description="auto, bf16, fp16 or fp32.")
     fast: str | None = Field(default=None, description="Engine speed modes: 'prefix' (same scores), 'int8' (CPU).")
+    prompt_layout: str | None = Field(default=None, description="None: the layout the model records; else "
+                                      "'published' or 'query-first'.")
     _scorer: ProRankScorer | None = PrivateAttr(default=None)
 
     @classmethod
@@ -55,7 +57,8 @@ class ProRankRerank(BaseNodePostprocessor):
         """The shared engine, loaded on first use."""
         if self._scorer is None:
             self._scorer = shared_scorer(self.model, adapter=self.adapter, device=self.device, dtype=self.dtype,
-                                         max_length=self.max_length, fast=self.fast)
+                                         max_length=self.max_length, fast=self.fast,
+                                         prompt_layout=self.prompt_layout)
         return self._scorer
 
     def _texts(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> list[str]:
