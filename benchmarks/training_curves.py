@@ -19,6 +19,8 @@ LOGS = {
     "all layers, lr 2e-4, no clipping (collapsed)":
         ROOT / "results/training/stage2-all-layers-lr2e-4-no-clipping/train_log.jsonl",
     "stage2-all-layers (lr 1e-4, clipping 1.0)": ROOT / "training/adapters/stage2-all-layers/train_log.jsonl",
+    "stage2-all-layers, query-first prompt layout":
+        ROOT / "training/adapters/stage2-all-layers-query-first/train_log.jsonl",
 }
 OUT = ROOT / "results" / "training" / "stage2_curves.png"
 
