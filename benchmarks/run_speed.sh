@@ -36,5 +36,13 @@ $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 
 # one repeat (~10 min). Its quality needs a model trained with that layout (training/stage2-all-layers-query-first.json).
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 --repeats 1 \
   --peers sentence-transformers --fast prefix --fast-layout query-first --out benchmarks/results/speed/query-first
+# the quality of that mode: a model trained with the query-first layout, in prefix mode, on the first 100 reddit
+# questions, against the shipped adapter in exact mode (rows in the retrieval cache; ~45 min, fp32 on an AVX2 machine)
+QF="stage2-only-query-first-fast-prefix=prorank:$B+adapter=$A/stage2-all-layers-query-first+fast=prefix"
+$PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
+  --reranker "$QF" --out runs/retrieval/squadshifts-reddit/query-first-100 --cache "$R/squadshifts-reddit-200/cache"
+$PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
+  --reranker "stage2-only=prorank:$B+adapter=$A/stage2-all-layers" --reranker "$QF" \
+  --out benchmarks/results/speed/fast-quality-query-first --cache "$R/squadshifts-reddit-200/cache" --cached-only
 # where exact-mode time goes, by aten op
 $PY benchmarks/profile_exact.py > benchmarks/results/speed/profile/profile.txt
