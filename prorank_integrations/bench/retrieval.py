@@ -15,7 +15,6 @@ from collections import Counter
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from prorank_integrations.bench.data import BeirDataset
@@ -23,6 +22,7 @@ from prorank_integrations.bench.first_stage import first_stage as make_first_sta
 from prorank_integrations.bench.metrics import MEASURES, evaluate_run, mean_metrics
 from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker, precision
 from prorank_integrations.bench.rows import bind, bound_rows
+from prorank_integrations.engine.scorer import best_first
 
 VERSIONED = ("prorank-integrations", "torch", "transformers", "sentence-transformers", "haystack-ai",
              "llama-index-core", "ragas", "bm25s", "pytrec-eval-terrier", "peft", "trl")
@@ -75,7 +75,7 @@ def rerank_all(dataset: BeirDataset, cands: dict[str, list[str]], spec: Reranker
                 start = time.perf_counter()
                 scores = reranker.score(dataset.queries[qid], texts)
                 seconds = time.perf_counter() - start
-                order = np.argsort(-np.asarray(scores), kind="stable")
+                order = best_first(scores)
                 row = {"qid": qid, "ranking": [cands[qid][i] for i in order],
                        "scores": [float(scores[i]) for i in order], "seconds": seconds, "pairs": len(texts)}
                 if dtype:

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from prorank_integrations.bench.data import BeirDataset
+from prorank_integrations.engine.scorer import best_first
 
 
 def read_run(path: str | Path, depth: int | None = None) -> dict[str, list[str]]:
@@ -125,8 +124,7 @@ def write_trec(done: dict[str, dict], run: dict[str, list[str]], out: Path, tag:
     with out.open("w") as f:
         for qid in run:
             row = done[qid]
-            order = np.argsort(-np.asarray(row["scores"]), kind="stable")
-            for rank, i in enumerate(order, 1):
+            for rank, i in enumerate(best_first(row["scores"]), 1):
                 f.write(f"{qid} Q0 {row['doc_ids'][i]} {rank} {row['scores'][i]:.6f} {tag}\n")
 
 

@@ -457,8 +457,13 @@ class ProRankScorer:
         if top_k is not None and top_k <= 0:
             raise ValueError(f"top_k must be a positive integer or None, got {top_k}")
         scores = self.score(query, documents, instruction=instruction)
-        order = np.argsort(-scores, kind="stable")
-        return [(int(i), float(scores[i])) for i in order[: top_k if top_k is not None else len(order)]]
+        return [(i, float(scores[i])) for i in best_first(scores)[:top_k]]
+
+
+def best_first(scores: Sequence[float] | np.ndarray) -> list[int]:
+    """Indices of ``scores`` from best to worst; ties keep input order. Rank by raw scores: scaled ones (sigmoid)
+    round to the same 1.0 for very confident documents."""
+    return [int(i) for i in np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")]
 
 
 _SHARED: dict[tuple, ProRankScorer] = {}

@@ -13,7 +13,7 @@ from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 from haystack.utils.misc import _deduplicate_documents
 
 from prorank_integrations.engine.models import DEFAULT_MODEL
-from prorank_integrations.engine.scorer import ProRankScorer, shared_scorer
+from prorank_integrations.engine.scorer import ProRankScorer, best_first, shared_scorer
 
 logger = logging.getLogger(__name__)
 
@@ -169,8 +169,7 @@ class ProRankRanker:
         scale = self.scale_score if scale_score is None else scale_score
         threshold = self.score_threshold if score_threshold is None else score_threshold
         scores = self._scorer.relevance(raw) if scale else raw
-        order = sorted(range(len(docs)), key=lambda i: -float(raw[i]))  # raw: scaled scores saturate at 1.0
-        out = [dataclasses.replace(docs[i], score=float(scores[i])) for i in order]
+        out = [dataclasses.replace(docs[i], score=float(scores[i])) for i in best_first(raw)]
         if threshold is not None:
             out = [d for d in out if d.score >= threshold]
         return {"documents": out[:top_k]}

@@ -16,7 +16,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from prorank_integrations.engine.models import DEFAULT_MODEL
-from prorank_integrations.engine.scorer import ProRankScorer, auto_device, shared_scorer
+from prorank_integrations.engine.scorer import ProRankScorer, auto_device, best_first, shared_scorer
 
 dispatcher = get_dispatcher(__name__)
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class ProRankRerank(BaseNodePostprocessor):
     def _rerank(self, nodes: list[NodeWithScore], raw: Any) -> list[NodeWithScore]:
         scores = self.scorer.relevance(raw) if self.scale_score else raw
         out = []
-        for i in sorted(range(len(nodes)), key=lambda i: -float(raw[i]))[: self.top_n]:  # raw: scaled ones saturate
+        for i in best_first(raw)[: self.top_n]:
             node = nodes[i].node
             if self.keep_retrieval_score:
                 node = node.model_copy(update={"metadata": {**node.metadata, "retrieval_score": nodes[i].score}})
