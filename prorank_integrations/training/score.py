@@ -4,13 +4,14 @@ Each step scores one group (the positive and its hard negatives) with :func:`rel
 serves the model, so what is trained is exactly what is served. Runs on one CPU or many GPUs through accelerate
 (``accelerate launch -m prorank_integrations train score --config run.json``): with N processes each round gives
 every process its own group (a remainder of fewer than N groups is left out), and an optimiser step covers
-``grad_accum`` rounds. Checkpoints hold the adapter, optimiser, scheduler and position, and a rerun resumes from the
-newest one.
+``grad_accum`` rounds. The scoring function calls the decoder directly, past any DDP wrapper, so the processes'
+gradients are averaged here, explicitly, before each step (data parallel, the same update as one process
+accumulating the same groups). Checkpoints hold the adapter, optimiser, scheduler and position, and a rerun
+resumes from the newest one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import shutil
 import time
@@ -56,11 +57,12 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
     final = out / "adapter"
     accelerator = Accelerator()  # accumulation is explicit below, so that a last, shorter window still steps
     world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
-    cfg.claim(out, write=main)
-    if (final / "adapter_config.json").exists():
-        return final
+    with accelerator.main_process_first():  # the main process records the settings and builds the groups
+        cfg.claim(out, write=main)
+        if (final / "adapter_config.json").exists():
+            return final
+        train, val = groups_for(cfg)
     torch.manual_seed(cfg.seed)
-    train, val = groups_for(cfg)
     rounds = len(train) // world
     tokenizer, model = trainable_model(cfg)
     engine = engine_for(model, tokenizer, cfg)
@@ -80,7 +82,9 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         start = state["groups_done"] // world
-    model, optimizer = accelerator.prepare(model, optimizer)
+    model.to(accelerator.device)
+    if world > 1:
+        _broadcast_from_main(params)
     model.train()
     log = JsonlLog(out / "train_log.jsonl")
     if start == 0 and main:
@@ -94,11 +98,12 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
         window = min(cfg.grad_accum, rounds - (r - r % cfg.grad_accum))  # rounds in this optimiser step
         last = (r + 1) % cfg.grad_accum == 0 or r + 1 == rounds
         ids, mask = left_pad(engine.encode(g.query, [g.positive, *g.negatives]), engine.pad_id, accelerator.device)
-        with contextlib.nullcontext() if last else accelerator.no_sync(model):
-            scores = relevance_scores(model, ids, mask, engine.prompt.token_ids)
-            loss = group_loss(scores, cfg.temperature, cfg.pointwise_weight)
-            accelerator.backward(loss / window)
+        scores = relevance_scores(model, ids, mask, engine.prompt.token_ids)
+        loss = group_loss(scores, cfg.temperature, cfg.pointwise_weight)
+        accelerator.backward(loss / window)
         if last:
+            if world > 1:
+                _average_gradients(params, accelerator)
             if cfg.max_grad_norm:
                 grad_norm = float(accelerator.clip_grad_norm_(params, cfg.max_grad_norm))
             optimizer.step()
@@ -119,17 +124,34 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
             if step % cfg.save_every == 0 and r + 1 < rounds:
                 accelerator.wait_for_everyone()
                 if main:
-                    _save_checkpoint(accelerator.unwrap_model(model), optimizer, scheduler, done, out)
+                    _save_checkpoint(model, optimizer, scheduler, done, out)
     bar.close()
     accelerator.wait_for_everyone()
     if main:
-        unwrapped = accelerator.unwrap_model(model)
         log.write(event="end", stage="score", **evaluate_groups(engine, val))
-        save_adapter(unwrapped, cfg, final)
+        save_adapter(model, cfg, final)
         for old in out.glob("checkpoint-*"):
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
     return final
+
+
+def _broadcast_from_main(params: list[torch.nn.Parameter]) -> None:
+    """Start every process from the main process's trainable weights (as DDP would when wrapping)."""
+    import torch.distributed as dist
+
+    for p in params:
+        dist.broadcast(p.data, src=0)
+
+
+def _average_gradients(params: list[torch.nn.Parameter], accelerator) -> None:
+    """Mean of the processes' gradients, in one all-reduce over a flat buffer."""
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = accelerator.reduce(torch.cat([g.reshape(-1) for g in grads]), reduction="mean")
+    offset = 0
+    for p, g in zip(params, grads):
+        p.grad = flat[offset: offset + g.numel()].view_as(g)
+        offset += g.numel()
 
 
 def _save_checkpoint(model, optimizer, scheduler, groups_done: int, out: Path) -> None:

@@ -51,16 +51,19 @@ def make_rewards(labels: tuple[str, str], format_weight: float, accuracy_weight:
 def train_warmup(cfg: TrainConfig, *, progress: bool = True) -> Path:
     """Run (or resume) stage 1; returns the adapter folder ``<output_dir>/adapter``."""
     import torch
+    from accelerate import PartialState
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
     out = Path(cfg.output_dir)
     final = out / "adapter"
-    cfg.claim(out)
-    if (final / "adapter_config.json").exists():
-        return final
-    train, val = groups_for(cfg)
+    processes = PartialState(cpu=not torch.cuda.is_available())  # the processes of a torchrun/accelerate launch
+    with processes.main_process_first():  # the main process records the settings and builds the groups
+        cfg.claim(out, write=processes.is_main_process)
+        if (final / "adapter_config.json").exists():
+            return final
+        train, val = groups_for(cfg)
     tokenizer, model = trainable_model(cfg)
     engine = engine_for(model, tokenizer, cfg)
     dataset = Dataset.from_list(warmup_examples(engine, train))
@@ -69,7 +72,7 @@ def train_warmup(cfg: TrainConfig, *, progress: bool = True) -> Path:
 
     class LogToFile(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs:
+            if logs and state.is_world_process_zero:
                 log.write(event="step", stage="warmup", step=state.global_step, **logs)
 
     args = GRPOConfig(
@@ -99,7 +102,8 @@ def train_warmup(cfg: TrainConfig, *, progress: bool = True) -> Path:
                           processing_class=tokenizer, callbacks=[LogToFile()])
     resume = any((out / "trainer").glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
-    metrics = evaluate_groups(engine, val)
-    log.write(event="end", stage="warmup", **metrics)
-    save_adapter(trainer.model, cfg, final)
+    if processes.is_main_process:
+        log.write(event="end", stage="warmup", **evaluate_groups(engine, val))
+        save_adapter(trainer.model, cfg, final)
+    processes.wait_for_everyone()
     return final
