@@ -175,6 +175,25 @@ def test_stage2_on_two_processes_equals_one_process_accumulating_the_same_groups
         np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-5)
 
 
+def test_stage1_on_two_processes_saves_one_adapter_and_one_log(tmp_path, tiny_model_dir, train_dir):
+    """Under a launcher only the main process claims the folder, builds the groups, logs, evaluates and saves."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = _cfg(tmp_path, tiny_model_dir, train_dir, "w2", max_groups=4, grpo_prompts_per_step=1, num_generations=2)
+    config = tmp_path / "w2.json"
+    config.write_text(json.dumps(asdict(cfg)))
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    "-m", "prorank_integrations", "train", "warmup", "--config", str(config)], check=True, env=env)
+    log = [json.loads(x) for x in (tmp_path / "w2" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in log].count("end") == 1 and log[-1]["event"] == "end"
+    steps = [r["step"] for r in log if r["event"] == "step" and "train_runtime" not in r]  # not the summary
+    assert steps == sorted(set(steps)) and steps  # one line per step, not one per process
+    assert (tmp_path / "w2" / "adapter" / "adapter_config.json").exists()
+
+
 @pytest.mark.integration
 def test_cross_encoder_baseline_trains_on_the_same_groups(tmp_path, train_dir):
     import subprocess
