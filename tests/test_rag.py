@@ -42,6 +42,10 @@ def test_rag_run_both_frameworks_resumable(tiny_model_dir, tmp_path):
     assert (tmp_path / "haystack" / "tiny.jsonl").read_text() == before
     with pytest.raises(ValueError, match="k=2"):  # rows of top-2 contexts are not reused for top 3
         run_rag(ds, specs, gen, tmp_path, queries=2, depth=4, k=3, progress=False)
+    other = "float32" if gen.precision == "bfloat16" else "bfloat16"  # auto resolves per machine
+    with pytest.raises(ValueError, match=rf"generator=.* \({other}\)"):  # answers of another dtype: not mixed
+        run_rag(ds, specs, LocalGenerator(tiny_model_dir, max_new_tokens=4, dtype=other), tmp_path, queries=2,
+                depth=4, k=2, progress=False)
     assert (tmp_path / "table.md").exists() and (tmp_path / "rag_quality_latency.png").exists()
     stored = json.loads((tmp_path / "summary.json").read_text())
     assert stored["n_queries"] == 2 and stored["judge"] is None and "ragas" in stored["results"]["llama_index"]["tiny"]

@@ -19,6 +19,7 @@ def rag_messages(question: str, contexts: list[str]) -> list[dict[str, str]]:
 
 class Generator(Protocol):
     name: str
+    precision: str | None  # the dtype a local model computes in (answers differ across dtypes); None for endpoints
 
     def generate(self, messages: list[dict[str, str]]) -> str: ...
 
@@ -26,7 +27,8 @@ class Generator(Protocol):
 class LocalGenerator:
     """Greedy decoding with a local causal LM (catalogue name, path or hub id) and its chat template."""
 
-    def __init__(self, model: str, max_new_tokens: int = 32, max_input_tokens: int = 2048) -> None:
+    def __init__(self, model: str, max_new_tokens: int = 32, max_input_tokens: int = 2048,
+                 dtype: str = "auto") -> None:
         import torch
 
         from prorank_integrations.engine import models
@@ -34,8 +36,9 @@ class LocalGenerator:
 
         device = auto_device()
         self.name, self.max_new_tokens, self.max_input_tokens = model, max_new_tokens, max_input_tokens
-        self.tokenizer, self.model = models.load(models.resolve(model), dtype=resolve_dtype("auto", device),
-                                                 device=device)
+        resolved = resolve_dtype(dtype, device)
+        self.precision = str(resolved).removeprefix("torch.")
+        self.tokenizer, self.model = models.load(models.resolve(model), dtype=resolved, device=device)
         self._torch = torch
         self._lock = threading.Lock()
 
@@ -54,7 +57,7 @@ class OpenAICompatibleGenerator:
     def __init__(self, url: str, model: str, api_key: str | None = None, max_new_tokens: int = 32) -> None:
         from openai import OpenAI
 
-        self.name, self.max_new_tokens = f"{model}@{url}", max_new_tokens
+        self.name, self.max_new_tokens, self.precision = f"{model}@{url}", max_new_tokens, None
         self.client, self.model = OpenAI(base_url=url, api_key=api_key or "none"), model
 
     def generate(self, messages: list[dict[str, str]]) -> str:

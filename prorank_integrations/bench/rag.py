@@ -81,6 +81,12 @@ def _judge_missing(dataset: BeirDataset, rows: dict[str, dict], judge: Any, path
         tmp.replace(path)
 
 
+def _generator_text(generator: Generator) -> str:
+    """The generator as recorded with its rows: greedy answers of one model differ between dtypes (bf16 on one
+    machine, fp32 on another), so rows of another dtype are not reused."""
+    return f"{generator.name} ({generator.precision})" if generator.precision else generator.name
+
+
 def _means(rows: list[dict], metrics: tuple[str, ...]) -> tuple[dict[str, float], dict[str, int]]:
     """Mean of each metric over the rows where it is a number; NaN (unusable judge answers) counted apart."""
     means, failures = {}, {}
@@ -107,14 +113,15 @@ def run_rag(dataset: BeirDataset, specs: list[RerankerSpec], generator: Generato
     env = environment()
     summary: dict[str, Any] = {"dataset": dataset.name, "n_queries": len(qids), "queries": len(qids), "seed": seed,
                                "first_stage": "bm25", "candidates": depth, "depth": depth, "k": k,
-                               "generator": generator.name, "judge": judge.name if judge else None,
+                               "generator": generator.name, "generator_dtype": generator.precision,
+                               "judge": judge.name if judge else None,
                                "command": " ".join(sys.argv), "versions": env["versions"], "environment": env,
                                "results": {}}
     for framework in frameworks:
         for spec in specs:
             path = out / framework / spec.rows_file
             path.parent.mkdir(parents=True, exist_ok=True)
-            settings = f"{spec.settings()} | generator={generator.name} | depth={depth} | k={k}"
+            settings = f"{spec.settings()} | generator={_generator_text(generator)} | depth={depth} | k={k}"
             done = bound_rows(path, settings)
             todo = [q for q in qids if q not in done]
             if todo:
@@ -159,6 +166,7 @@ def _write_rag_report(summary: dict, out: Path) -> None:
                                              for r in rows.values())]
     lines = [f"{summary['dataset']}: {summary['queries']} questions (seed {summary['seed']}), BM25 top-"
              f"{summary['depth']} -> reranker -> top-{summary['k']} contexts -> {summary['generator']}"
+             + (f" ({summary['generator_dtype']})" if summary.get("generator_dtype") else "")
              + (f", judge {summary['judge']}" if summary["judge"] else "") + "\n",
              "| framework | reranker | " + " | ".join(cols) + " | s/question |", "|---|---|" + "---|" * (len(cols) + 1)]
     for framework, rows in summary["results"].items():
