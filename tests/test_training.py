@@ -175,6 +175,20 @@ def test_stage2_on_two_processes_equals_one_process_accumulating_the_same_groups
         np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), atol=1e-5)
 
 
+def test_stage2_refuses_accelerate_mixed_precision(tmp_path, tiny_model_dir, train_dir, monkeypatch):
+    from accelerate.state import AcceleratorState
+
+    from prorank_integrations.training.score import train_score
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    try:
+        with pytest.raises(ValueError, match="without --mixed_precision bf16"):
+            train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "mp"), progress=False)
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
 def test_stage1_on_two_processes_saves_one_adapter_and_one_log(tmp_path, tiny_model_dir, train_dir):
     """Under a launcher only the main process claims the folder, builds the groups, logs, evaluates and saves."""
     import os

@@ -57,6 +57,9 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
     final = out / "adapter"
     accelerator = Accelerator()  # accumulation is explicit below, so that a last, shorter window still steps
     world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    if accelerator.mixed_precision != "no":  # the model is never wrapped, so accelerate's autocast would not apply
+        raise ValueError(f"stage 2 computes in the config's dtype ({cfg.dtype}); launch without --mixed_precision "
+                         f"{accelerator.mixed_precision} and set dtype in the config instead")
     with accelerator.main_process_first():  # the main process records the settings and builds the groups
         cfg.claim(out, write=main)
         if (final / "adapter_config.json").exists():
@@ -100,12 +103,12 @@ def train_score(cfg: TrainConfig, *, progress: bool = True) -> Path:
         ids, mask = left_pad(engine.encode(g.query, [g.positive, *g.negatives]), engine.pad_id, accelerator.device)
         scores = relevance_scores(model, ids, mask, engine.prompt.token_ids)
         loss = group_loss(scores, cfg.temperature, cfg.pointwise_weight)
-        accelerator.backward(loss / window)
+        (loss / window).backward()
         if last:
             if world > 1:
                 _average_gradients(params, accelerator)
             if cfg.max_grad_norm:
-                grad_norm = float(accelerator.clip_grad_norm_(params, cfg.max_grad_norm))
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm))
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
