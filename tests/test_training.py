@@ -148,13 +148,22 @@ def test_stage2_a_last_shorter_accumulation_window_still_steps(tmp_path, tiny_mo
     assert again == tmp_path / "odd" / "adapter"
 
 
-def test_stage2_on_two_processes_equals_one_process_accumulating_the_same_groups(tmp_path, tiny_model_dir,
-                                                                                  train_dir):
-    """Data parallel is real: two torchrun processes (gloo, CPU) average their gradients before each step."""
+def _torchrun_two_processes(stage: str, cfg: TrainConfig, tmp_path) -> None:
+    """``prorank train STAGE`` as users launch it on CPUs: torchrun, two processes (gloo)."""
     import os
     import subprocess
     import sys
 
+    config = tmp_path / f"{stage}.json"
+    config.write_text(json.dumps(asdict(cfg)))
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                    "-m", "prorank_integrations", "train", stage, "--config", str(config)], check=True, env=env)
+
+
+def test_stage2_on_two_processes_equals_one_process_accumulating_the_same_groups(tmp_path, tiny_model_dir,
+                                                                                  train_dir):
+    """Data parallel is real: two torchrun processes (gloo, CPU) average their gradients before each step."""
     from safetensors.torch import load_file
 
     from prorank_integrations.training.score import train_score
@@ -162,11 +171,7 @@ def test_stage2_on_two_processes_equals_one_process_accumulating_the_same_groups
     one = train_score(_cfg(tmp_path, tiny_model_dir, train_dir, "one", max_groups=8, learning_rate=5e-2),
                       progress=False)
     two = _cfg(tmp_path, tiny_model_dir, train_dir, "two", max_groups=8, learning_rate=5e-2, grad_accum=1)
-    config = tmp_path / "two.json"
-    config.write_text(json.dumps(asdict(two)))
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                    "-m", "prorank_integrations", "train", "score", "--config", str(config)], check=True, env=env)
+    _torchrun_two_processes("score", two, tmp_path)
     start = json.loads((tmp_path / "two" / "train_log.jsonl").read_text().splitlines()[0])
     assert start["processes"] == 2
     a, b = load_file(str(one / "adapter_model.safetensors")), load_file(str(tmp_path / "two" / "adapter" /
@@ -191,16 +196,8 @@ def test_stage2_refuses_accelerate_mixed_precision(tmp_path, tiny_model_dir, tra
 
 def test_stage1_on_two_processes_saves_one_adapter_and_one_log(tmp_path, tiny_model_dir, train_dir):
     """Under a launcher only the main process claims the folder, builds the groups, logs, evaluates and saves."""
-    import os
-    import subprocess
-    import sys
-
     cfg = _cfg(tmp_path, tiny_model_dir, train_dir, "w2", max_groups=4, grpo_prompts_per_step=1, num_generations=2)
-    config = tmp_path / "w2.json"
-    config.write_text(json.dumps(asdict(cfg)))
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                    "-m", "prorank_integrations", "train", "warmup", "--config", str(config)], check=True, env=env)
+    _torchrun_two_processes("warmup", cfg, tmp_path)
     log = [json.loads(x) for x in (tmp_path / "w2" / "train_log.jsonl").read_text().splitlines()]
     assert [r["event"] for r in log].count("end") == 1 and log[-1]["event"] == "end"
     steps = [r["step"] for r in log if r["event"] == "step" and "train_runtime" not in r]  # not the summary
