@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from prorank_integrations.engine.prompt import PromptTemplate, ProRankPrompt
-from prorank_integrations.engine.scorer import ProRankScorer, plan_batches
+from prorank_integrations.engine.scorer import ProRankScorer, left_pad, plan_batches, relevance_scores
 
 QUERY = "what is the capital of france"
 DOCS = [
@@ -199,6 +199,35 @@ def test_cpu_default_pads_nothing_and_gives_the_same_scores(tiny_model_dir, scor
     assert unpadded.padding is False and scorer.padding is True
     np.testing.assert_allclose(unpadded.score(QUERY, DOCS), scorer.score(QUERY, DOCS), atol=1e-4)
     assert plan_batches([5, 7, 5, 7, 6], 4, None, padding=False) == [[1, 3], [4], [0, 2]]
+
+
+def test_packed_batches_give_the_scores_of_one_sequence_at_a_time(tiny_model_dir):
+    one_by_one = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, cache_size=0,
+                               packing=False)
+    packed = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, cache_size=0)
+    assert packed.packing is True and one_by_one.packing is False  # the CPU default
+    lengths = [len(s) for s in packed.encode(QUERY, DOCS)]
+    assert len(set(lengths)) > 2  # lengths differ, yet one packed batch holds them all
+    assert plan_batches(lengths, 16, None, padding=False, packing=True) == [sorted(range(6), key=lambda i: -lengths[i])]
+    np.testing.assert_allclose(packed.score(QUERY, DOCS), one_by_one.score(QUERY, DOCS), atol=1e-5)
+    # the switched attention is plain SDPA for every call that does not pack: padded batches score as before
+    ids, mask = left_pad(packed.encode(QUERY, DOCS), packed.pad_id)
+    with torch.no_grad():
+        padded = relevance_scores(packed.model, ids, mask, packed.prompt.token_ids).numpy()
+    np.testing.assert_allclose(padded, one_by_one.score(QUERY, DOCS), atol=1e-4)
+
+
+def test_packing_caps_batches_by_their_summed_length():
+    assert plan_batches([5, 7, 5, 7, 6], 4, 12, padding=False, packing=True) == [[1], [3], [4, 0], [2]]
+    assert plan_batches([5, 7, 5, 7, 6], 2, None, padding=False, packing=True) == [[1, 3], [4, 0], [2]]
+
+
+def test_packing_refuses_a_model_without_sdpa_attention(tiny_model_dir):
+    with pytest.raises(ValueError, match="packing needs a model with SDPA attention"):
+        ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", packing=True,
+                      model_kwargs={"attn_implementation": "eager"})
+    eager = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", model_kwargs={"attn_implementation": "eager"})
+    assert eager.packing is False and eager.score(QUERY, DOCS[:2]).shape == (2,)
 
 
 def test_shared_engine_is_one_per_device_however_the_device_is_named(tiny_model_dir):

@@ -18,7 +18,8 @@ def test_speed_report_and_scaling(tiny_model_dir, tmp_path):
     import importlib.util
 
     has_mxbai = importlib.util.find_spec("mxbai_rerank") is not None  # optional peer, not a project dependency
-    expected = {"exact", "naive", "fast-prefix", "fast-prefix+int8"} | ({"mxbai-rerank"} if has_mxbai else set())
+    expected = {"exact", "exact-unpacked", "naive", "fast-prefix", "fast-prefix+int8"}
+    expected |= {"mxbai-rerank"} if has_mxbai else set()
     assert set(rows) == expected
     assert ("mxbai-rerank" in summary["unavailable"]) != has_mxbai
     assert rows["fast-prefix"]["max_abs_diff_vs_exact"] < 1e-4
@@ -26,6 +27,7 @@ def test_speed_report_and_scaling(tiny_model_dir, tmp_path):
     assert set(summary["engine_peak_rss_mb"]) == {"exact", "fast-prefix", "fast-prefix+int8"}
     assert all(100 < mb < 4000 for mb in summary["engine_peak_rss_mb"].values())
     assert rows["exact"]["max_abs_diff_vs_naive"] < 1e-4 and rows["exact"]["rankings_identical_to_naive"] == 2
+    assert rows["exact-unpacked"]["max_abs_diff_vs_exact"] < 1e-5  # packing changes the speed, not the scores
     assert summary["pairs"] == 5 and len(rows["exact"]["seconds_all"]) == 2
     assert json.loads((tmp_path / "summary.json").read_text())["rerankers"]["exact"]["pairs_per_s"] > 0
     assert ("did not run" in (tmp_path / "table.md").read_text()) != has_mxbai
@@ -49,9 +51,9 @@ def test_reference_dtype_judges_rows_against_fp32(tiny_model_dir, tmp_path):
     items = [("capital of france", ["Paris is the capital.", "dog", "France " * 50, "cat"]), ("fox", ["the fox", "x"])]
     summary = run_speed(engine, tiny_model_dir, items, tmp_path, repeats=1, peers=("naive",), reference_dtype="fp32")
     rows = summary["results"]
-    assert set(rows) == {"exact", "naive"}  # the reference is not a timed row
+    assert set(rows) == {"exact", "exact-unpacked", "naive"}  # the reference is not a timed row
     scores = json.loads((tmp_path / "scores.json").read_text())["scores"]
-    assert set(scores) == {"exact", "naive", "naive-fp32"}
+    assert set(scores) == {"exact", "exact-unpacked", "naive", "naive-fp32"}
     truth = [np.array(s) for s in scores["naive-fp32"]]
     fp32 = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512)
     for (query, texts), expected in zip(items, truth):

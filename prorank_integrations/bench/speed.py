@@ -1,9 +1,10 @@
 """`prorank bench speed`: ProRank scoring implementations side by side on the same weights, pairs and settings.
 
 Rows (labels as in the results convention): ``naive`` (transformers, batch 1, full forward), ``sentence-transformers``
-(CrossEncoder as a causal-LM reranker), ``mxbai-rerank`` (the authors' package, if it runs), ``exact`` (the engine)
-and ``fast-<mode>`` (the engine with speed modes, e.g. ``fast-prefix``, ``fast-prefix+int8``; ``fast-prefix+<layout>``
-runs prefix mode on another prompt layout, e.g. ``query-first``, for models trained with it: its scores are of another
+(CrossEncoder as a causal-LM reranker), ``mxbai-rerank`` (the authors' package, if it runs), ``exact`` (the
+engine; on a CPU it packs sequences, and ``exact-unpacked`` runs it one sequence per forward pass) and
+``fast-<mode>`` (the engine with speed modes, e.g. ``fast-prefix``, ``fast-prefix+int8``; ``fast-prefix+<layout>`` runs
+prefix mode on another prompt layout, e.g. ``query-first``, for models trained with it: its scores are of another
 prompt, so they are not compared with the others, and its quality is measured on a model trained with that layout).
 Each implementation scores the same queries' candidate lists several times, alternating implementations within each
 repeat; the median pairs/s is reported with its ratio to the sentence-transformers peer, the largest score
@@ -150,6 +151,9 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     impls: dict[str, Any] = {"exact": engine}
+    if engine.packing:  # the default on CPU, timed against one sequence per forward pass, on the same weights
+        impls["exact-unpacked"] = ProRankScorer.from_model(engine.model, engine.tokenizer, max_length=engine.max_length,
+                                                           batch_size=batch_size, packing=False)
     for mode in fast_modes:
         impls[fast_label(mode)] = fast_engine(engine, model_path, mode, batch_size)
     other_prompt = {f"fast-prefix+{layout}": layout for layout in layouts}

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from prorank_integrations.engine import models
+from prorank_integrations.engine.packing import enable_packing, packed_last_hidden, supports_packing
 from prorank_integrations.engine.prompt import RELEVANCE_TOKENS, PromptTemplate, ProRankPrompt
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,14 @@ def _head_difference(lm: Any, hidden: torch.Tensor, token_ids: tuple[int, int]) 
     return logits[:, 0] - logits[:, 1]
 
 
+def relevance_scores_packed(model: Any, sequences: Sequence[Sequence[int]], token_ids: tuple[int, int],
+                            device: Any = "cpu") -> torch.Tensor:
+    """The same scores as :func:`relevance_scores`, the sequences run as one packed row without padding
+    (:mod:`prorank_integrations.engine.packing`; the model must have packing enabled)."""
+    lm = _causal_lm(model)
+    return _head_difference(lm, packed_last_hidden(lm.get_decoder(), sequences, device), token_ids)
+
+
 def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
     """Length of the token prefix every sequence shares (for a query's documents: chat prefix, query, separator)."""
     first, n = sequences[0], min(len(s) for s in sequences)
@@ -151,18 +160,21 @@ def left_pad(sequences: Sequence[Sequence[int]], pad_id: int, device: Any = "cpu
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None,
-                 padding: bool = True) -> list[list[int]]:
+                 padding: bool = True, packing: bool = False) -> list[list[int]]:
     """Group indices longest first so each batch pads little; cap each batch by size and padded tokens.
 
-    ``padding=False`` puts only sequences of equal length together: no token is spent on padding."""
+    ``padding=False`` puts only sequences of equal length together: no token is spent on padding. ``packing``
+    puts any lengths together (nothing is padded) and caps the batch by the sum of its lengths."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:
         width = lengths[current[0]] if current else lengths[i]
+        tokens = sum(lengths[j] for j in current) + lengths[i] if packing else width * (len(current) + 1)
         too_many = len(current) >= batch_size
-        too_big = max_batch_tokens is not None and current and width * (len(current) + 1) > max_batch_tokens
-        if too_many or too_big or (not padding and current and lengths[i] != width):
+        too_big = max_batch_tokens is not None and current and tokens > max_batch_tokens
+        other_length = not (padding or packing) and current and lengths[i] != width
+        if too_many or too_big or other_length:
             batches.append(current)
             current = []
         current.append(i)
@@ -243,6 +255,7 @@ class Calibration:
 FAST_MODES = ("prefix", "int8")
 MIN_SHARED_PREFIX = 8  # below this, one full forward is as cheap as a prefix pass plus a suffix pass
 PREFIX_GROUP = 256  # pairs sharing one prefix computation when sequences run one by one
+PACK_TOKENS = 1024  # tokens per packed batch on a CPU: faster than 2048 in a probe (benchmarks/results/speed/packing)
 
 
 def parse_fast(fast: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -278,7 +291,11 @@ class ProRankScorer:
 
     ``padding`` (default: on accelerators only): batch sequences of different lengths by left padding. On a CPU
     padding costs more than batching gains (``benchmarks/results/speed``: 0.98 pairs/s with padded batches of 16,
-    1.41 without), so there batches hold only sequences of equal length and nothing is padded.
+    1.41 without), so there nothing is padded.
+
+    ``packing`` (default: on a CPU, for models with SDPA attention): run several sequences as one row of up to
+    ``PACK_TOKENS`` tokens, each attending only to itself (:mod:`prorank_integrations.engine.packing`): the same
+    scores as one sequence per forward pass, with larger matrix products (``benchmarks/results/speed`` has the gain).
 
     ``prompt_layout`` (default: the one recorded in the model's or adapter's ``prorank.json``, else
     ``"published"``): the order of the prompt's parts (:mod:`prorank_integrations.engine.prompt`); a model must be
@@ -309,6 +326,7 @@ class ProRankScorer:
         cache_size: int = 4096,
         fast: str | Sequence[str] | None = None,
         padding: bool | None = None,
+        packing: bool | None = None,
         prompt_layout: str | None = None,
         token: str | None = None,
         trust_remote_code: bool = False,
@@ -324,7 +342,7 @@ class ProRankScorer:
                                     trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
         self._setup(tokenizer, lm, max_length=max_length, max_query_tokens=max_query_tokens, batch_size=batch_size,
                     max_batch_tokens=max_batch_tokens, relevance_tokens=relevance_tokens, calibration=calibration,
-                    cache_size=cache_size, fast=fast, padding=padding,
+                    cache_size=cache_size, fast=fast, padding=padding, packing=packing,
                     prompt_layout=prompt_layout or models.prompt_layout(resolved, token), show_progress=show_progress)
 
     @classmethod
@@ -346,11 +364,18 @@ class ProRankScorer:
                batch_size: int = 16, max_batch_tokens: int | None = 16384,
                relevance_tokens: tuple[str, str] = RELEVANCE_TOKENS, calibration: Calibration | None = None,
                cache_size: int = 4096, fast: str | Sequence[str] | None = None, padding: bool | None = None,
-               prompt_layout: str = "published", show_progress: bool = False) -> None:
+               packing: bool | None = None, prompt_layout: str = "published", show_progress: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.fast = parse_fast(fast)
         self.padding = padding if padding is not None else not str(self.device).startswith("cpu")
+        lm = _causal_lm(model)
+        if packing and not supports_packing(lm):
+            raise ValueError("packing needs a model with SDPA attention and no sliding-window layers; "
+                             f"this one uses {lm.config._attn_implementation!r} attention")
+        self.packing = packing if packing is not None else not self.padding and supports_packing(lm)
+        if self.packing:
+            enable_packing(lm)
         if "int8" in self.fast:
             if not str(self.device).startswith("cpu"):
                 raise ValueError("fast mode 'int8' runs on CPU only; use bf16/fp16 on an accelerator")
@@ -387,8 +412,9 @@ class ProRankScorer:
         if "prefix" in self.fast and not self.padding:  # one group per call: the shared prefix is computed once
             batches = [list(range(i, min(i + PREFIX_GROUP, len(todo)))) for i in range(0, len(todo), PREFIX_GROUP)]
         else:
-            batches = plan_batches([len(sequences[i]) for i in todo], batch_size or self.batch_size,
-                                   self.max_batch_tokens, self.padding)
+            budget = min(self.max_batch_tokens or PACK_TOKENS, PACK_TOKENS) if self.packing else self.max_batch_tokens
+            batches = plan_batches([len(sequences[i]) for i in todo], batch_size or self.batch_size, budget,
+                                   self.padding, self.packing)
         iterator = batches
         if self.show_progress and len(batches) > 1:
             from tqdm.auto import tqdm
@@ -411,6 +437,9 @@ class ProRankScorer:
                 if shared >= MIN_SHARED_PREFIX:
                     return relevance_scores_shared_prefix(self.model, sequences, shared, self.prompt.token_ids,
                                                           self.device, self.padding).cpu().numpy()
+                if self.packing and len(sequences) > 1:
+                    return relevance_scores_packed(self.model, sequences, self.prompt.token_ids,
+                                                   self.device).cpu().numpy()
                 ids, mask = left_pad(sequences, self.pad_id, self.device)
                 return relevance_scores(self.model, ids, mask, self.prompt.token_ids).cpu().numpy()
         except (torch.OutOfMemoryError, MemoryError) as err:
