@@ -13,6 +13,9 @@ $PY -m pip install -q "torch==2.13.0" "mxbai-rerank==0.1.6"
 $PY -m prorank_integrations models fetch qwen2.5-coder-0.5b-instruct --quiet
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
   --repeats 3 --fast prefix --fast prefix,int8 --memory --out benchmarks/results/speed
+# packing (the CPU default since 2026-12-05) against one sequence per forward pass and the peer, side by side
+$PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
+  --repeats 3 --peers sentence-transformers --out benchmarks/results/speed/packed
 # the score cache on a session of repeated questions, and the scaling curves (engine only)
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
   --repeats 1 --peers none --cache-requests 12 --curves --curve-counts 10,100,1000 \

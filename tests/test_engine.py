@@ -239,3 +239,19 @@ def test_shared_engine_is_one_per_device_however_the_device_is_named(tiny_model_
     cpu = shared_scorer(tiny_model_dir, device="cpu", **settings)
     assert shared_scorer(tiny_model_dir, device=torch.device("cpu"), **settings) is cpu
     assert shared_scorer(tiny_model_dir, device="cpu", dtype="fp32", max_length=256) is not cpu
+
+
+def test_a_model_in_memory_keeps_its_attention_unless_packing_is_asked_for(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from prorank_integrations.engine.packing import PACKED
+
+    lm = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    plain = ProRankScorer.from_model(lm, tokenizer, max_length=512)
+    assert plain.packing is False and lm.config._attn_implementation == "sdpa"
+    before = plain.score(QUERY, DOCS)
+    packed = ProRankScorer.from_model(lm, tokenizer, max_length=512, packing=True)
+    assert lm.config._attn_implementation == PACKED
+    np.testing.assert_allclose(packed.score(QUERY, DOCS), before, atol=1e-5)
+    np.testing.assert_allclose(plain.score(QUERY, DOCS), before, atol=1e-6)

@@ -349,9 +349,11 @@ class ProRankScorer:
     def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> ProRankScorer:
         """Wrap a model already in memory (tests, training loops): same prompt, same scoring function.
 
-        The score cache is off unless ``cache_size`` is given, since a model in memory may still be changing. With
-        ``fast="int8"`` the given model itself is quantised (no copy is made)."""
+        The score cache is off unless ``cache_size`` is given, since a model in memory may still be changing; so is
+        packing unless ``packing=True`` is given, since it switches the model's attention implementation (to SDPA
+        that splits packed rows). With ``fast="int8"`` the given model itself is quantised (no copy is made)."""
         options.setdefault("cache_size", 0)
+        options.setdefault("packing", False)
         self = cls.__new__(cls)
         self.model_name = getattr(model.config, "_name_or_path", "in-memory")
         self.adapter = None
