@@ -296,6 +296,7 @@ class ProRankScorer:
     ``packing`` (default: on a CPU, for models with SDPA attention): run several sequences as one row of up to
     ``PACK_TOKENS`` tokens, each attending only to itself (:mod:`prorank_integrations.engine.packing`): the same
     scores as one sequence per forward pass, with larger matrix products (``benchmarks/results/speed`` has the gain).
+    Under ``fast="int8"`` activations are quantised per batch, so there the batch's other pairs move scores slightly.
 
     ``prompt_layout`` (default: the one recorded in the model's or adapter's ``prorank.json``, else
     ``"published"``): the order of the prompt's parts (:mod:`prorank_integrations.engine.prompt`); a model must be
