@@ -38,12 +38,12 @@ def _packed_attention(module: Any, query: torch.Tensor, key: torch.Tensor, value
 
 
 def _register() -> None:
+    """Make :data:`PACKED` known to transformers (idempotent); unpacked calls get SDPA's masks."""
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-    if PACKED not in AttentionInterface._global_mapping:
-        AttentionInterface.register(PACKED, _packed_attention)
-        AttentionMaskInterface.register(PACKED, sdpa_mask)
+    AttentionInterface.register(PACKED, _packed_attention)
+    AttentionMaskInterface.register(PACKED, sdpa_mask)
 
 
 def supports_packing(lm: Any) -> bool:
