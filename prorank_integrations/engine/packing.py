@@ -2,7 +2,7 @@
 
 On a CPU, padding a batch costs more than batching gains, and a batch of one sequence runs the matrix products on a
 few hundred rows, below the matmul's best speed. Packing concatenates the sequences (no padding), so the linear
-layers see thousands of rows at once, while attention runs per sequence: the same computation as one sequence at a
+layers see about a thousand rows at once, while attention runs per sequence: the same computation as one sequence at a
 time, so scores stay exact.
 
 Attention is routed through an attention implementation registered with transformers (:data:`PACKED`) that splits
@@ -47,8 +47,8 @@ def _register() -> None:
 
 
 def supports_packing(lm: Any) -> bool:
-    """Whether ``lm`` can run packed: its attention is (or already is switched from) SDPA and it has no sliding
-    window layers (whose masks packing would bypass)."""
+    """Whether ``lm`` can run packed: its attention is SDPA (or this module's packed SDPA already) and it has no
+    sliding-window layers (whose masks packing would bypass)."""
     config = lm.config
     sliding = any(t != "full_attention" for t in getattr(config, "layer_types", None) or ["full_attention"])
     return config._attn_implementation in ("sdpa", PACKED) and not sliding
