@@ -125,3 +125,5 @@ def test_a_gguf_file_loads_directly(tmp_path, monkeypatch):
         "capital of France", docs)
     assert np.isfinite(direct).all()
     np.testing.assert_allclose(direct, folder, atol=0.05)  # the folder holds bf16 weights, the GGUF path fp32
+    unpacked = ProRankScorer(str(gguf), dtype="fp32", device="cpu", max_length=512, packing=False)
+    np.testing.assert_allclose(unpacked.score("capital of France", docs), direct, atol=1e-4)  # a Llama model packs

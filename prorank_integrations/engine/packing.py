@@ -46,12 +46,15 @@ def _register() -> None:
     AttentionMaskInterface.register(PACKED, sdpa_mask)
 
 
+def _layer_kinds(config: Any) -> set[str]:
+    """The attention kinds of a model's layers (configs without ``layer_types``, e.g. Llama's, are all full)."""
+    return set(getattr(config, "layer_types", None) or ["full_attention"])
+
+
 def supports_packing(lm: Any) -> bool:
     """Whether ``lm`` can run packed: its attention is SDPA (or this module's packed SDPA already) and it has no
     sliding-window layers (whose masks packing would bypass)."""
-    config = lm.config
-    sliding = any(t != "full_attention" for t in getattr(config, "layer_types", None) or ["full_attention"])
-    return config._attn_implementation in ("sdpa", PACKED) and not sliding
+    return lm.config._attn_implementation in ("sdpa", PACKED) and _layer_kinds(lm.config) == {"full_attention"}
 
 
 def enable_packing(lm: Any) -> None:
@@ -66,8 +69,8 @@ def packed_last_hidden(decoder: Any, sequences: Sequence[Sequence[int]], device:
     lengths = [len(s) for s in sequences]
     ids = torch.tensor([[t for s in sequences for t in s]], dtype=torch.long, device=device)
     positions = torch.cat([torch.arange(n, device=device) for n in lengths])[None]
-    no_mask = {kind: None for kind in set(decoder.config.layer_types or ["full_attention"])}
-    hidden = decoder(input_ids=ids, attention_mask=no_mask, position_ids=positions, use_cache=False,
+    # the mask the model builds from these positions is not used: packed attention splits at ``packed_lengths``
+    hidden = decoder(input_ids=ids, position_ids=positions, use_cache=False,
                      packed_lengths=lengths).last_hidden_state[0]
     ends = torch.tensor(lengths, device=device).cumsum(0) - 1
     return hidden[ends]
