@@ -24,6 +24,7 @@ from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker, p
 from prorank_integrations.bench.rows import bind, bound_rows
 from prorank_integrations.engine.scorer import best_first
 
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")  # what decides CPU speed and dtype="auto" here
 VERSIONED = ("prorank-integrations", "torch", "transformers", "sentence-transformers", "haystack-ai",
              "llama-index-core", "ragas", "bm25s", "pytrec-eval-terrier", "peft", "trl")
 
@@ -38,8 +39,12 @@ def environment() -> dict[str, object]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        flags = set()
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "versions": versions}
+            "cpu_features": [f for f in CPU_FEATURES if f in flags], "versions": versions}
 
 
 def candidates(dataset: BeirDataset, qids: list[str], stage: str, depth: int, out: Path) -> dict[str, list[str]]:
