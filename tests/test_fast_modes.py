@@ -1,4 +1,5 @@
-"""Engine speed modes on the tiny model: prefix reuse gives the exact scores; int8 is close; bad modes are refused."""
+"""Engine speed modes on the tiny model: prefix reuse and compilation give the exact scores; int8 is close; bad modes
+are refused."""
 
 import numpy as np
 import pytest
@@ -53,6 +54,19 @@ def test_unknown_fast_mode_is_refused():
     assert parse_fast(None) == () and parse_fast("") == () and parse_fast(["int8", "prefix"]) == ("prefix", "int8")
     with pytest.raises(ValueError, match="unknown fast mode"):
         parse_fast("turbo")
+    with pytest.raises(ValueError, match="cannot be combined"):
+        parse_fast("int8,compile")
+
+
+def test_compile_mode_gives_the_exact_scores_on_packed_rows(tiny_model_dir, exact):
+    compiled = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, cache_size=0,
+                             fast="compile")
+    assert compiled.packing and compiled.fast == ("compile",)
+    for query, docs in ((QUERY, DOCS), ("a dog", DOCS[1:4])):  # other lengths: dynamic shapes, no recompilation
+        scores, ref = compiled.score(query, docs), exact.score(query, docs)
+        np.testing.assert_allclose(scores, ref, atol=1e-4, rtol=0)
+        assert list(np.argsort(-scores, kind="stable")) == list(np.argsort(-ref, kind="stable"))
+    assert exact.model.model.layers[0].mlp._compiled_call_impl is None  # another engine's model is left alone
 
 
 @pytest.fixture(scope="module")

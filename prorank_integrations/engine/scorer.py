@@ -252,18 +252,21 @@ class Calibration:
         return np.exp(-np.logaddexp(0.0, -z)).astype(np.float32)  # the sigmoid, without overflow
 
 
-FAST_MODES = ("prefix", "int8")
+FAST_MODES = ("prefix", "int8", "compile")
 MIN_SHARED_PREFIX = 8  # below this, one full forward is as cheap as a prefix pass plus a suffix pass
 PREFIX_GROUP = 256  # pairs sharing one prefix computation when sequences run one by one
 PACK_TOKENS = 1024  # tokens per packed batch on a CPU: faster than 2048 in a probe (benchmarks/results/speed/packing)
 
 
 def parse_fast(fast: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"prefix"``, ``"int8"``, ``"prefix,int8"`` or a sequence of them; ``None`` or ``""`` is exact mode."""
+    """``"prefix"``, ``"int8"``, ``"compile"``, a comma list (``"prefix,int8"``) or a sequence of them; ``None``
+    or ``""`` is exact mode."""
     modes = tuple(m.strip() for m in (fast.split(",") if isinstance(fast, str) else fast or ()) if m.strip())
     unknown = [m for m in modes if m not in FAST_MODES]
     if unknown:
         raise ValueError(f"unknown fast mode(s) {unknown}; choose from {list(FAST_MODES)}")
+    if "int8" in modes and "compile" in modes:
+        raise ValueError("fast modes 'int8' and 'compile' cannot be combined")
     return tuple(m for m in FAST_MODES if m in modes)
 
 
@@ -281,6 +284,21 @@ def quantize_int8(model: Any) -> Any:
         quantize_dynamic(decoder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     lm.get_output_embeddings().float()
     return model
+
+
+COMPILED_BLOCKS = ("mlp", "input_layernorm", "post_attention_layernorm")
+
+
+def compile_blocks(model: Any) -> None:
+    """``torch.compile`` (inductor, dynamic shapes) of each decoder layer's MLP and norms: it fuses the element-wise
+    work around the matrix products (about a tenth of exact-mode time in a profile). Attention is left as it is, so
+    packed rows of any length run without recompiling."""
+    layers = getattr(_causal_lm(model).get_decoder(), "layers", None)
+    if not layers or any(not hasattr(layer, name) for layer in layers for name in COMPILED_BLOCKS):
+        raise ValueError(f"fast mode 'compile' needs decoder layers with {list(COMPILED_BLOCKS)} (Qwen2, Llama)")
+    for layer in layers:
+        for name in COMPILED_BLOCKS:
+            getattr(layer, name).compile(dynamic=True)
 
 
 class ProRankScorer:
@@ -307,8 +325,10 @@ class ProRankScorer:
     in fp32 (tested to 1e-4), while in bf16 the other order of computation rounds differently (the speed benchmark
     reports the largest difference), so it is off by default; ``"int8"`` runs the decoder's linear layers in
     dynamic int8 (CPU): faster, but on qwen2.5-coder-0.5b it moved scores by up to 2.7 and needed 4.6 GB (the
-    model is made fp32 first), so treat it as experimental. ``benchmarks/results/speed`` has what each costs and
-    gains.
+    model is made fp32 first), so treat it as experimental; ``"compile"`` compiles each layer's MLP and norms with
+    ``torch.compile`` (:func:`compile_blocks`): the same function with fused element-wise work, close in fp32 but
+    rounded differently in bf16, and the first batches pay the compilation (about 10 s for the 0.5B model).
+    ``benchmarks/results/speed`` has what each costs and gains.
     """
 
     def __init__(
@@ -383,6 +403,8 @@ class ProRankScorer:
             if not str(self.device).startswith("cpu"):
                 raise ValueError("fast mode 'int8' runs on CPU only; use bf16/fp16 on an accelerator")
             model = quantize_int8(model)
+        if "compile" in self.fast:
+            compile_blocks(model)
         self.tokenizer, self.model = tokenizer, model
         template = PromptTemplate.for_model(tokenizer, getattr(model.config, "model_type", None), prompt_layout)
         self.prompt_layout = prompt_layout
