@@ -53,5 +53,15 @@ $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 
 $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
   --reranker "stage2-only=prorank:$B+adapter=$A/stage2-all-layers" --reranker "$QF" \
   --out benchmarks/results/speed/fast-quality-query-first --cache "$R/squadshifts-reddit-200/cache" --cached-only
+# the quality cost of the compile and prefix modes on the shipped adapter: first 100 reddit questions, against exact
+S="stage2-only=prorank:$B+adapter=$A/stage2-all-layers"
+SHIPPED=("$S" "stage2-only-fast-compile=${S#*=}+fast=compile" "stage2-only-fast-prefix=${S#*=}+fast=prefix")
+args=(); for row in "${SHIPPED[@]}"; do args+=(--reranker "$row"); done
+for row in "${SHIPPED[@]:1}"; do
+  $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
+    --reranker "$row" --out "runs/retrieval/squadshifts-reddit/${row%%=*}-100" --cache "$R/squadshifts-reddit-200/cache"
+done
+$PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
+  "${args[@]}" --out benchmarks/results/speed/fast-quality-shipped --cache "$R/squadshifts-reddit-200/cache" --cached-only
 # where exact-mode time goes, by aten op
 $PY benchmarks/profile_exact.py > benchmarks/results/speed/profile/profile.txt
