@@ -62,7 +62,7 @@ def test_compile_mode_gives_the_exact_scores_on_packed_rows(tiny_model_dir, exac
     compiled = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512, cache_size=0,
                              fast="compile")
     assert compiled.packing and compiled.fast == ("compile",)
-    for query, docs in ((QUERY, DOCS), ("a dog", DOCS[1:4])):  # other lengths: dynamic shapes, no recompilation
+    for query, docs in ((QUERY, DOCS), ("a dog", DOCS[1:4])):  # another query and length: dynamic shapes
         scores, ref = compiled.score(query, docs), exact.score(query, docs)
         np.testing.assert_allclose(scores, ref, atol=1e-4, rtol=0)
         assert list(np.argsort(-scores, kind="stable")) == list(np.argsort(-ref, kind="stable"))

@@ -372,7 +372,8 @@ class ProRankScorer:
 
         The score cache is off unless ``cache_size`` is given, since a model in memory may still be changing; so is
         packing unless ``packing=True`` is given, since it switches the model's attention implementation (to SDPA
-        that splits packed rows). With ``fast="int8"`` the given model itself is quantised (no copy is made)."""
+        that splits packed rows). With ``fast="int8"`` the given model itself is quantised, with ``fast="compile"``
+        its blocks are compiled (no copy is made)."""
         options.setdefault("cache_size", 0)
         options.setdefault("packing", False)
         self = cls.__new__(cls)
