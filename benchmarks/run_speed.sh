@@ -29,39 +29,33 @@ $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 -
 # ranking agreement against the truth: every bf16 row judged against an untimed naive pass in fp32
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
   --repeats 1 --peers naive --fast prefix --fast prefix,int8 --reference-dtype fp32 --out benchmarks/results/speed/agreement
-# the quality cost of the fast modes: the top-8 stage 2 adapter's BM25 top-20 reranking of the first 100 reddit questions,
-# exact against each fast mode (rows computed into the retrieval cache, ~15-25 min each; the summary reads the cache)
 source benchmarks/retrieval_rows.sh
-S2="prorank:$B+adapter=$A/stage2-only"
-FAST=("stage2-only-top8=$S2" "stage2-only-top8-fast-prefix=$S2+fast=prefix" "stage2-only-top8-fast-prefix-int8=$S2+fast=prefix,int8")
-args=(); for row in "${FAST[@]}"; do args+=(--reranker "$row"); done
-for row in "${FAST[@]}"; do
+quality() {  # out, rows...: the first 100 reddit questions reranked by each row (computed into the retrieval cache,
+  # where cached questions cost nothing), then one summary of them all, read from the cache
+  local out=$1 row args=(); shift
+  for row in "$@"; do
+    $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
+      --reranker "$row" --out "runs/retrieval/squadshifts-reddit/${row%%=*}-100" --cache "$R/squadshifts-reddit-200/cache"
+    args+=(--reranker "$row")
+  done
   $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
-    --reranker "$row" --out "runs/retrieval/squadshifts-reddit/${row%%=*}-100" --cache "$R/squadshifts-reddit-200/cache"
-done
-$PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
-  "${args[@]}" --out benchmarks/results/speed/fast-quality --cache "$R/squadshifts-reddit-200/cache" --cached-only
+    "${args[@]}" --out "$out" --cache "$R/squadshifts-reddit-200/cache" --cached-only
+}
+# the quality cost of the fast modes: the top-8 stage 2 adapter, exact against each fast mode (~15-25 min a row)
+S2="prorank:$B+adapter=$A/stage2-only"
+quality benchmarks/results/speed/fast-quality "stage2-only-top8=$S2" "stage2-only-top8-fast-prefix=$S2+fast=prefix" \
+  "stage2-only-top8-fast-prefix-int8=$S2+fast=prefix,int8"
 # the query-first prompt layout (for models trained with it): prefix mode on it, against exact, prefix and the peer;
 # one repeat (~10 min). Its quality needs a model trained with that layout (training/stage2-all-layers-query-first.json).
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 --repeats 1 \
   --peers sentence-transformers --fast prefix --fast-layout query-first --out benchmarks/results/speed/query-first
-# the quality of that mode: a model trained with the query-first layout, in prefix mode, on the first 100 reddit
-# questions, against the shipped adapter in exact mode (rows in the retrieval cache; ~45 min, fp32 on an AVX2 machine)
-QF="stage2-only-query-first-fast-prefix=prorank:$B+adapter=$A/stage2-all-layers-query-first+fast=prefix"
-$PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
-  --reranker "$QF" --out runs/retrieval/squadshifts-reddit/query-first-100 --cache "$R/squadshifts-reddit-200/cache"
-$PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
-  --reranker "stage2-only=prorank:$B+adapter=$A/stage2-all-layers" --reranker "$QF" \
-  --out benchmarks/results/speed/fast-quality-query-first --cache "$R/squadshifts-reddit-200/cache" --cached-only
-# the quality cost of the compile and prefix modes on the shipped adapter: first 100 reddit questions, against exact
-S="stage2-only=prorank:$B+adapter=$A/stage2-all-layers"
-SHIPPED=("$S" "stage2-only-fast-compile=${S#*=}+fast=compile" "stage2-only-fast-prefix=${S#*=}+fast=prefix")
-args=(); for row in "${SHIPPED[@]}"; do args+=(--reranker "$row"); done
-for row in "${SHIPPED[@]:1}"; do
-  $PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
-    --reranker "$row" --out "runs/retrieval/squadshifts-reddit/${row%%=*}-100" --cache "$R/squadshifts-reddit-200/cache"
-done
-$PY -m prorank_integrations bench retrieval --data squadshifts-reddit --queries 200 --subset 100 --depth 20 \
-  "${args[@]}" --out benchmarks/results/speed/fast-quality-shipped --cache "$R/squadshifts-reddit-200/cache" --cached-only
+# the quality of that mode: a model trained with the query-first layout, in prefix mode, against the shipped adapter
+# in exact mode (~45 min, fp32 on an AVX2 machine)
+S="prorank:$B+adapter=$A/stage2-all-layers"
+quality benchmarks/results/speed/fast-quality-query-first "stage2-only=$S" \
+  "stage2-only-query-first-fast-prefix=prorank:$B+adapter=$A/stage2-all-layers-query-first+fast=prefix"
+# the quality cost of the compile and prefix modes on the shipped adapter, against exact
+quality benchmarks/results/speed/fast-quality-shipped "stage2-only=$S" "stage2-only-fast-compile=$S+fast=compile" \
+  "stage2-only-fast-prefix=$S+fast=prefix"
 # where exact-mode time goes, by aten op
 $PY benchmarks/profile_exact.py > benchmarks/results/speed/profile/profile.txt
