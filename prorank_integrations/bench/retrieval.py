@@ -22,7 +22,7 @@ from prorank_integrations.bench.first_stage import first_stage as make_first_sta
 from prorank_integrations.bench.metrics import MEASURES, evaluate_run, mean_metrics
 from prorank_integrations.bench.rerankers import RerankerSpec, build_reranker, precision
 from prorank_integrations.bench.rows import bind, bound_rows
-from prorank_integrations.engine.scorer import best_first
+from prorank_integrations.engine.scorer import best_first, cpu_flags
 
 CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")  # what decides CPU speed and dtype="auto" here
 VERSIONED = ("prorank-integrations", "torch", "transformers", "sentence-transformers", "haystack-ai",
@@ -39,10 +39,7 @@ def environment() -> dict[str, object]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        flags = set()
+    flags = cpu_flags()
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
             "cpu_features": [f for f in CPU_FEATURES if f in flags], "versions": versions}
 

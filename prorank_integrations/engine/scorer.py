@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -191,12 +192,16 @@ def auto_device() -> str:
     return "cpu"
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux; empty elsewhere): they decide ``dtype="auto"`` and CPU speed."""
     try:
-        flags = open("/proc/cpuinfo").read()
+        return set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return set()
+
+
+def _cpu_has_bf16() -> bool:
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
@@ -326,8 +331,8 @@ class ProRankScorer:
     reports the largest difference), so it is off by default; ``"int8"`` runs the decoder's linear layers in
     dynamic int8 (CPU): faster, but on qwen2.5-coder-0.5b it moved scores by up to 2.7 and needed 4.6 GB (the
     model is made fp32 first), so treat it as experimental; ``"compile"`` compiles each layer's MLP and norms with
-    ``torch.compile`` (:func:`compile_blocks`): the same function with fused element-wise work, close in fp32 but
-    rounded differently in bf16, and the first batches pay the compilation (about 10 s for the 0.5B model).
+    ``torch.compile`` (:func:`compile_blocks`): the same function with fused element-wise work, equal in fp32 (tested to
+    1e-4) but rounded differently in bf16, and the first batches pay the compilation (about 10 s for the 0.5B model).
     ``benchmarks/results/speed`` has what each costs and gains.
     """
 
