@@ -21,6 +21,10 @@ $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 -
 if grep -q amx_bf16 /proc/cpuinfo; then
   $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
     --repeats 3 --peers naive,sentence-transformers --fast compile --fast prefix --memory --out benchmarks/results/speed/amx
+elif grep -q avx512_bf16 /proc/cpuinfo; then  # AVX512-BF16 without AMX: compile and its prefix combinations
+  $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \
+    --repeats 3 --peers sentence-transformers --fast compile --fast prefix,compile --fast-layout query-first \
+    --fast-layout query-first:prefix,compile --memory --out benchmarks/results/speed/avx512
 fi
 # the score cache on a session of repeated questions, and the scaling curves (engine only)
 $PY -m prorank_integrations bench speed --data squadshifts-reddit --queries 10 --depth 20 --max-length 512 \

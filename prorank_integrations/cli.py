@@ -289,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--fast", action="append", help="engine speed mode row, e.g. prefix or prefix,int8 "
                        "(repeatable)")
     speed.add_argument("--fast-layout", action="append", help="row fast-prefix+LAYOUT: prefix mode on another "
-                       "prompt layout (query-first), for models trained with it (repeatable)")
+                       "prompt layout (query-first), for models trained with it; LAYOUT:MODES adds speed modes, e.g. "
+                       "query-first:prefix,compile (repeatable)")
     speed.add_argument("--reference-dtype", help="also judge every row against an untimed naive pass in this dtype "
                        "(e.g. fp32: the truth bf16 rows are measured against)")
     speed.add_argument("--memory", action="store_true", help="peak RSS of a fresh scoring process per engine row")

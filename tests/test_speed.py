@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from prorank_integrations.bench.speed import cache_session, run_speed, scaling_curves
+from prorank_integrations.bench.speed import cache_session, layout_row, run_speed, scaling_curves
 from prorank_integrations.engine.scorer import ProRankScorer
 
 
@@ -66,16 +66,26 @@ def test_reference_dtype_judges_rows_against_fp32(tiny_model_dir, tmp_path):
     assert "Kendall tau vs naive-fp32" in (tmp_path / "table.md").read_text()
 
 
-def test_layout_row_is_timed_but_not_compared_with_another_prompt(tiny_model_dir, tmp_path):
+def test_layout_rows_are_timed_but_not_compared_with_another_prompt(tiny_model_dir, tmp_path):
     engine = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512)
     items = [("capital of france", ["Paris is the capital.", "dog", "France " * 50]), ("fox", ["the fox", "x"])]
     summary = run_speed(engine, tiny_model_dir, items, tmp_path, repeats=1, peers=("naive",),
-                        layouts=("query-first",))
-    row = summary["results"]["fast-prefix+query-first"]
-    assert row["pairs_per_s"] > 0 and not any(k.startswith("max_abs_diff") for k in row)
-    scores = json.loads((tmp_path / "scores.json").read_text())["scores"]["fast-prefix+query-first"]
-    query_first = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512,
-                                prompt_layout="query-first")
-    for (query, texts), got in zip(items, scores):
-        np.testing.assert_allclose(got, query_first.score(query, texts), atol=1e-4)
-    assert "| fast-prefix+query-first |" in (tmp_path / "table.md").read_text()
+                        layouts=("query-first", "query-first:prefix,int8"))
+    all_scores = json.loads((tmp_path / "scores.json").read_text())["scores"]
+    for label, fast in (("fast-prefix+query-first", "prefix"), ("fast-prefix+int8+query-first", "prefix,int8")):
+        row = summary["results"][label]
+        assert row["pairs_per_s"] > 0 and not any(k.startswith("max_abs_diff") for k in row)
+        query_first = ProRankScorer(tiny_model_dir, dtype="fp32", device="cpu", max_length=512,
+                                    prompt_layout="query-first", fast=fast)
+        for (query, texts), got in zip(items, all_scores[label]):
+            np.testing.assert_allclose(got, query_first.score(query, texts), atol=1e-4)
+        assert f"| {label} |" in (tmp_path / "table.md").read_text()
+    assert not np.allclose(all_scores["exact"][0], all_scores["fast-prefix+query-first"][0], atol=1e-4)
+
+
+def test_layout_row_spec():
+    assert layout_row("query-first") == ("fast-prefix+query-first", "query-first", "prefix")
+    assert layout_row("query-first:compile,prefix") == ("fast-prefix+compile+query-first", "query-first",
+                                                        "compile,prefix")
+    with pytest.raises(ValueError, match="unknown fast mode"):
+        layout_row("query-first:turbo")

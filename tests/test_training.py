@@ -1,7 +1,9 @@
 """Both training stages end to end on the tiny model; the data builder; adapters reload with the same scores."""
 
+import contextlib
 import json
 from dataclasses import asdict
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from prorank_integrations.data import SAMPLE_DIR
 from prorank_integrations.engine.scorer import ProRankScorer
 from prorank_integrations.training.config import TrainConfig
 from prorank_integrations.training.data import build_groups
-from prorank_integrations.training.warmup import make_rewards
+from prorank_integrations.training.warmup import answer_positions_only, make_rewards
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,33 @@ def test_rewards():
     assert fmt(["1", "0", " 1", "yes", "1\n", "10"]) == [1, 1, 0, 0, 1, 0]
     assert acc(["1", "0", "1", "x"], label=[1, 1, 0, 0]) == [1, 0, 0, 0]
     assert weights == [0.5, 1.0]
+
+
+def test_answer_positions_only_gives_trls_log_probs_and_gradients(tiny_model_dir):
+    import torch
+    import trl.trainer.utils as trl_utils
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    add_fused_lm_head(model)
+    ids = torch.randint(0, model.config.vocab_size, (3, 40), generator=torch.Generator().manual_seed(0))
+    labels = ids.clone()
+    labels[:, :-2] = -100  # a prompt and a 2-token answer, as in stage 1
+    head = trl_utils._ChunkedLogProbFunction
+    runs, projected = [], []
+    for context in (contextlib.nullcontext(), answer_positions_only()):
+        model.zero_grad()
+        with context, mock.patch.object(head, "apply", side_effect=head.apply) as apply:
+            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels, fused_lm_head=True)
+        out.loss.backward()
+        runs.append((out.log_probs.detach(), model.lm_head.weight.grad.clone()))
+        projected.append(apply.call_args.args[0].shape[0])
+    assert projected == [3 * 39, 3 * 2]  # every position of the 40 has a next token but the last; the answers only
+    (full, full_grad), (answers, answers_grad) = runs
+    assert full[:, -2:].abs().min() > 0 and torch.count_nonzero(full[:, :-3]) == 0
+    torch.testing.assert_close(answers, full)
+    torch.testing.assert_close(answers_grad, full_grad)
 
 
 def _cfg(tmp_path, tiny_model_dir, train_dir, name, **kw):

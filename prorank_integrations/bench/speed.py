@@ -79,14 +79,24 @@ def fast_label(mode: str) -> str:
     return "fast-" + "+".join(parse_fast(mode))
 
 
-def fast_engine(engine: ProRankScorer, model_path: str, mode: str, batch_size: int) -> ProRankScorer:
+def fast_engine(engine: ProRankScorer, model_path: str, mode: str, batch_size: int,
+                prompt_layout: str = "published") -> ProRankScorer:
     """The engine with speed modes: sharing the exact engine's weights unless the mode changes its modules (int8
     replaces the linear layers, compile wraps the MLPs and norms)."""
     if "int8" in mode or "compile" in mode:
         return ProRankScorer(model_path, adapter=engine.adapter, device="cpu", dtype=engine.dtype,
-                             max_length=engine.max_length, batch_size=batch_size, cache_size=0, fast=mode)
+                             max_length=engine.max_length, batch_size=batch_size, cache_size=0, fast=mode,
+                             prompt_layout=prompt_layout)
     return ProRankScorer.from_model(engine.model, engine.tokenizer, max_length=engine.max_length,
-                                    batch_size=batch_size, fast=mode)
+                                    batch_size=batch_size, fast=mode, prompt_layout=prompt_layout)
+
+
+def layout_row(spec: str) -> tuple[str, str, str]:
+    """``"query-first"`` (prefix mode) or ``"query-first:prefix,compile"`` -> (results label, layout, speed modes),
+    e.g. ``"fast-prefix+compile+query-first"``."""
+    layout, _, mode = spec.partition(":")
+    mode = mode or "prefix"
+    return f"{fast_label(mode)}+{layout}", layout, mode
 
 
 def _probe_rss(model: str, adapter: str | None, dtype: torch.dtype, max_length: int, batch_size: int, fast: str | None,
@@ -157,11 +167,9 @@ def run_speed(engine: ProRankScorer, model_path: str, items: list[tuple[str, lis
                                                            batch_size=batch_size, packing=False)
     for mode in fast_modes:
         impls[fast_label(mode)] = fast_engine(engine, model_path, mode, batch_size)
-    other_prompt = {f"fast-prefix+{layout}": layout for layout in layouts}
-    for label, layout in other_prompt.items():
-        impls[label] = ProRankScorer.from_model(
-            engine.model, engine.tokenizer, max_length=engine.max_length, batch_size=batch_size, fast="prefix",
-            prompt_layout=layout)
+    other_prompt = [label for label, *_ in map(layout_row, layouts)]  # scores not comparable with the published prompt
+    for label, layout, mode in map(layout_row, layouts):
+        impls[label] = fast_engine(engine, model_path, mode, batch_size, prompt_layout=layout)
     errors: dict[str, str] = {}
     makers = {"naive": lambda: NaivePeer(engine),
               "sentence-transformers": lambda: SentenceTransformersPeer(model_path, engine, batch_size),
