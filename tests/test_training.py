@@ -75,7 +75,7 @@ def test_answer_positions_only_gives_trls_log_probs_and_gradients(tiny_model_dir
         projected.append(apply.call_args.args[0].shape[0])
     assert projected == [3 * 39, 3 * 2]  # every position of the 40 has a next token but the last; the answers only
     (full, full_grad), (answers, answers_grad) = runs
-    assert full[:, -2:].abs().min() > 0 and torch.count_nonzero(full[:, :-3]) == 0
+    assert full[:, -2:].abs().min() > 0 and torch.count_nonzero(full[:, :-2]) == 0  # the answers only, both ways
     torch.testing.assert_close(answers, full)
     torch.testing.assert_close(answers_grad, full_grad)
 
