@@ -12,6 +12,8 @@ PRORANK=(  # the issue's labels name the all-layer recipe; "-top8": the first re
   "stage2-only=prorank:$B+adapter=$A/stage2-all-layers"
   "stage1+2=prorank:$B+adapter=$A/stage1+2-all-layers"
   "stage1-only=prorank:$B+adapter=$A/stage1-all-layers"
+  "stage1-only-lr1e-4=prorank:$B+adapter=$A/stage1-lr1e-4"  # stage 1 at twice the rate, and stage 2 from it
+  "stage1+2-lr1e-4=prorank:$B+adapter=$A/stage1+2-lr1e-4"
   "stage2-only-top8=prorank:$B+adapter=$A/stage2-only"
   "stage1+2-top8=prorank:$B+adapter=$A/stage1+2"
   "stage1-only-top8=prorank:$B+adapter=$A/stage1-only"
